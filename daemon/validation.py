@@ -1,0 +1,116 @@
+"""Value rules shared by the CLI, the HTTP API and the stored configuration.
+
+Every failure is a :class:`InvalidValue` that names the field and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from croniter import croniter
+
+from daemon.store.models import PERMISSIONS, SYNC_TYPES
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class InvalidValue(ValueError):
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+def timezone_name(value: str, field: str = "timezone") -> str:
+    # ZoneInfo also accepts file paths and odd spellings; insist on a real IANA name.
+    if value not in available_timezones():
+        raise InvalidValue(
+            field, f"must be an IANA timezone name such as America/Los_Angeles (got {value!r})"
+        )
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(field, f"must be an IANA timezone name (got {value!r})") from None
+    return value
+
+
+def cron_expression(value: str, field: str = "cron") -> str:
+    fields = value.split()
+    if len(fields) != 5:
+        raise InvalidValue(
+            field,
+            f"must have 5 fields (minute hour day month weekday), got {len(fields)} in {value!r}",
+        )
+    if not croniter.is_valid(" ".join(fields)):
+        raise InvalidValue(field, f"is not a valid cron expression: {value!r}")
+    return " ".join(fields)
+
+
+def sync_type(value: str, field: str = "type") -> str:
+    if value not in SYNC_TYPES:
+        raise InvalidValue(field, f"must be one of {', '.join(SYNC_TYPES)} (got {value!r})")
+    return value
+
+
+def permission(value: str, field: str = "permission") -> str:
+    if value not in PERMISSIONS:
+        raise InvalidValue(field, f"must be one of {', '.join(PERMISSIONS)} (got {value!r})")
+    return value
+
+
+def local_date(value: str, field: str) -> date:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise InvalidValue(field, "must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidValue(field, f"is not a calendar date: {value!r}") from None
+
+
+def wall_time(value: str, field: str) -> str:
+    if not isinstance(value, str) or not _HHMM.fullmatch(value):
+        raise InvalidValue(field, "must be a time HH:MM (24-hour)")
+    return value
+
+
+def int_in_range(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidValue(field, f"must be an integer from {low} to {high}")
+    return value
+
+
+def parse_uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidValue(field, f"must be a UUID (got {value!r})") from None
+
+
+def http_url(value: str, field: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise InvalidValue(field, f"must be an http:// or https:// URL (got {value!r})")
+    return value.rstrip("/")
+
+
+def daily_hours(value: object, field: str = "daily_hours") -> dict[str, dict[str, object]]:
+    """``{"0".."6": {enabled, open, close}}`` with Sunday = 0 (contract §4)."""
+    if not isinstance(value, dict):
+        raise InvalidValue(field, "must be an object keyed by weekday 0-6 (Sunday = 0)")
+    result: dict[str, dict[str, object]] = {}
+    for key, day in value.items():
+        if key not in {str(d) for d in range(7)}:
+            raise InvalidValue(f"{field}.{key}", "weekday keys must be '0' to '6' (Sunday = 0)")
+        if not isinstance(day, dict) or not isinstance(day.get("enabled"), bool):
+            raise InvalidValue(
+                f"{field}.{key}", "must be {enabled: bool, open: HH:MM, close: HH:MM}"
+            )
+        opens = wall_time(str(day.get("open")), f"{field}.{key}.open")
+        closes = wall_time(str(day.get("close")), f"{field}.{key}.close")
+        if day["enabled"] and opens >= closes:
+            raise InvalidValue(f"{field}.{key}", "open must be before close")
+        result[key] = {"enabled": day["enabled"], "open": opens, "close": closes}
+    return result
