@@ -60,5 +60,6 @@ def previous_fire_time(cron: str, timezone: str, before: datetime) -> datetime |
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         if not _is_repeat(moment):
-            return moment.astimezone(UTC)
+            found: datetime = moment.astimezone(UTC)
+            return found
     return None

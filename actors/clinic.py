@@ -1,0 +1,180 @@
+"""ClinicActor: one per active clinic. Runs the clinic's syncs one at a time, in order, and
+owns the clinic's cron schedule.
+
+Being one pykka thread with one mailbox is what makes "one sync per clinic at a time" (contract
+§5.1) hold inside the process; the database's partial unique indexes make it hold against the
+CLI and other processes too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+import pykka
+
+from actors.cron_alarm import CronAlarm
+from actors.directory import ClinicDirectory, RunningSync
+from actors.messages import ChildFailed, Reconfigure, RunSync
+from actors.timetable import Due, Timetable
+from daemon.observability import metrics
+from daemon.store import Store
+from daemon.store.clinics import ClinicView
+from daemon.store.syncs import SyncInProgress, SyncRecord
+from daemon.sync.requests import SyncRequest
+
+log = logging.getLogger("pims_sync.actors")
+
+
+class Runner(Protocol):
+    def run(self, sync_id: uuid.UUID, cancel: threading.Event | None = None) -> SyncRecord: ...
+
+
+class ClinicActor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        clinic: ClinicView,
+        *,
+        store: Store,
+        runner: Runner,
+        directory: ClinicDirectory,
+        supervisor: pykka.ActorRef[Any] | None,
+        scheduler_enabled: bool,
+        clock: Callable[[], datetime],
+    ) -> None:
+        super().__init__()
+        self.clinic = clinic
+        self.store = store
+        self.runner = runner
+        self.directory = directory
+        self.supervisor = supervisor
+        self.scheduler_enabled = scheduler_enabled
+        self.clock = clock
+        self.alarm: CronAlarm | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.directory.register(self.clinic.id, self.actor_ref)
+        if self.scheduler_enabled:
+            trigger = ScheduledTrigger(self.store, self.clinic.id, self.actor_ref)
+            self.alarm = CronAlarm(
+                self._timetable(),
+                trigger.fire,
+                trigger.missed,
+                self.clock,
+                name=f"cron-{self.clinic.id}",
+            ).start()
+            self.directory.set_jobs(self.clinic.id, self.alarm.job_count())
+        # Syncs queued for this clinic while no actor served it (a restart after a crash)
+        # are picked up here, in the order they were queued.
+        for record in self.store.syncs.active(self.clinic.id):
+            if record.status == "queued":
+                self.actor_ref.tell(RunSync(record.id))
+        log.info("clinic actor started", extra={"clinic_id": str(self.clinic.id)})
+
+    def on_stop(self) -> None:
+        self._teardown()
+        log.info("clinic actor stopped", extra={"clinic_id": str(self.clinic.id)})
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._teardown()
+        log.error(
+            "clinic actor failed: %s",
+            exception_type.__name__ if exception_type else "?",
+            extra={"clinic_id": str(self.clinic.id)},
+        )
+        if self.supervisor is not None and self.supervisor.is_alive():
+            self.supervisor.tell(ChildFailed(self.clinic.id, repr(exception_value)[:200]))
+
+    def _teardown(self) -> None:
+        if self.alarm is not None:
+            self.alarm.stop()
+            self.alarm = None
+        if (
+            self.directory.actor_for(self.clinic.id) is self.actor_ref
+            or self.directory.actor_for(self.clinic.id) is None
+        ):
+            self.directory.unregister(self.clinic.id)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, RunSync):
+            return self._run(message.sync_id)
+        if isinstance(message, Reconfigure):
+            self.clinic = message.clinic
+            if self.alarm is not None:
+                self.alarm.replace(self._timetable())
+                self.directory.set_jobs(self.clinic.id, self.alarm.job_count())
+            return None
+        raise TypeError(f"ClinicActor cannot handle {type(message).__name__}")
+
+    def next_run(self, sync_type: str) -> datetime | None:
+        return None if self.alarm is None else self.alarm.next_run(sync_type)
+
+    def _run(self, sync_id: uuid.UUID) -> SyncRecord | None:
+        record = self.store.syncs.get(sync_id)
+        if record is None or record.status != "queued":
+            return record  # interrupted while it waited (shutdown), or already handled
+        cancel = threading.Event()
+        self.directory.sync_started(RunningSync(sync_id, self.clinic.id, record.sync_type), cancel)
+        try:
+            return self.runner.run(sync_id, cancel)
+        except BaseException:
+            # The runner records every failure it understands; reaching here means the actor
+            # itself is failing. The row must not stay "running" and block the clinic.
+            self.store.syncs.interrupt(sync_id, "the clinic actor failed during this sync")
+            raise
+        finally:
+            self.directory.sync_finished(sync_id)
+
+    # -- the cron schedule ----------------------------------------------------------------------
+
+    def _timetable(self) -> Timetable:
+        last_runs: dict[str, datetime | None] = {}
+        for entry in self.clinic.schedules:
+            last = self.store.syncs.latest(self.clinic.id, entry.type, trigger="schedule")
+            last_runs[entry.type] = None if last is None else last.queued_at
+        return Timetable.build(self.clinic.schedules, self.clinic.timezone, self.clock(), last_runs)
+
+
+class ScheduledTrigger:
+    """What a cron tick does, on the alarm thread: queue the sync now (even while the clinic
+    actor is busy), then tell the actor to run it; a tick that finds the same type queued or
+    running is skipped and counted (contract §5.5)."""
+
+    def __init__(self, store: Store, clinic_id: uuid.UUID, actor: pykka.ActorRef[Any]) -> None:
+        self.store = store
+        self.clinic_id = clinic_id
+        self.actor = actor
+
+    def fire(self, due: Due) -> None:
+        request = SyncRequest(sync_type=due.sync_type, trigger="schedule")
+        try:
+            record = self.store.syncs.enqueue(self.clinic_id, due.sync_type, "schedule",
+                                              options=request.options_json())
+        except SyncInProgress as busy:
+            metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type,
+                                                outcome="skipped_overlap").inc()
+            log.info("scheduled %s sync skipped: %s is still %s", due.sync_type, busy.sync_id,
+                     busy.status, extra={"clinic_id": str(self.clinic_id)})
+            return
+        metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="queued").inc()
+        self.actor.tell(RunSync(record.id))
+
+    def missed(self, due: Due) -> None:
+        metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="missed").inc()
+        log.warning("scheduled %s sync for %s missed by more than the grace period",
+                    due.sync_type, due.scheduled_for.isoformat(),
+                    extra={"clinic_id": str(self.clinic_id)})
