@@ -140,33 +140,36 @@ class SyncRunRepository:
         sync_id: uuid.UUID | None = None,
     ) -> SyncRecord:
         """Insert a ``queued`` row; raises :class:`SyncInProgress` naming the active one."""
-        now = utcnow()
-        row = ScheduleSync(
-            id=sync_id or uuid.uuid4(),
-            clinic_id=clinic_id,
-            sync_type=sync_type,
-            trigger=trigger,
-            status="queued",
-            start_date=start_date,
-            end_date=end_date,
-            options=options or {},
-            total_items=0,
-            processed_items=0,
-            stats={},
-            errors=[],
-            queued_at=now,
-            heartbeat_at=now,
-        )
-        try:
-            with self.db.session() as session:
-                session.add(row)
-                session.flush()
-                return _record(row)
-        except IntegrityError:
-            active = self.active_of_type(clinic_id, sync_type)
-            if active is None:  # it finished in between: the caller may simply try again
-                raise
-            raise SyncInProgress(active.id, sync_type, active.status) from None
+        # Two attempts: the conflicting sync may finish between our insert and our look-up,
+        # in which case the second insert simply succeeds.
+        for _attempt in range(2):
+            now = utcnow()
+            row = ScheduleSync(
+                id=sync_id or uuid.uuid4(),
+                clinic_id=clinic_id,
+                sync_type=sync_type,
+                trigger=trigger,
+                status="queued",
+                start_date=start_date,
+                end_date=end_date,
+                options=options or {},
+                total_items=0,
+                processed_items=0,
+                stats={},
+                errors=[],
+                queued_at=now,
+                heartbeat_at=now,
+            )
+            try:
+                with self.db.session() as session:
+                    session.add(row)
+                    session.flush()
+                    return _record(row)
+            except IntegrityError:
+                active = self.active_of_type(clinic_id, sync_type)
+                if active is not None:
+                    raise SyncInProgress(active.id, sync_type, active.status) from None
+        raise RuntimeError(f"could not queue a {sync_type} sync: the database kept refusing it")
 
     def start(self, sync_id: uuid.UUID) -> bool:
         """``queued`` → ``running``. False when another sync of the clinic is running (the

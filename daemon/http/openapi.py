@@ -1,0 +1,504 @@
+"""The OpenAPI 3.1 description of the API, served at ``GET /openapi.json``.
+
+Written by hand from contract §3 (not generated from the handlers), then held to the server by
+a schemathesis run in the tests: every status, header and body here is one the server sends.
+Cross-field rules (start ≤ end, at most 62 dates) cannot be said in JSON Schema; they are in
+the descriptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiohttp import web
+
+from daemon.http.state import state_of
+from daemon.http.validation import LOOKBACK_RANGE, MAX_RANGE_DAYS, PARALLEL_RANGE
+
+JSON: Final = "application/json"
+SYNC_TYPES: Final = ("inbound", "cases", "reconciliation")
+FINAL_STATUSES: Final = ["completed", "partial", "failed", "interrupted"]
+STATUSES: Final = ["queued", "running", *FINAL_STATUSES]
+SECURITY: Final[list[dict[str, list[str]]]] = [{"ApiKey": []}]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_DATE: Final = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_TIMESTAMP: Final = {"type": "string", "format": "date-time"}
+_UUID: Final = {"type": "string", "format": "uuid"}
+_COUNT: Final = {"type": "integer", "minimum": 0}
+_REQUEST_ID: Final = {
+    "description": "The request's id (the caller's, when sane, else a new UUID); in the logs too.",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+}
+
+
+def _object(
+    properties: dict[str, Any], required: list[str] | None = None, closed: bool = True
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+SCHEMAS: Final[dict[str, Any]] = {
+    "Error": _object(
+        {
+            "success": {"const": False},
+            "error": _object(
+                {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {
+                        "type": "array",
+                        "items": _object(
+                            {"field": {"type": "string"}, "message": {"type": "string"}},
+                            ["field", "message"],
+                        ),
+                    },
+                },
+                ["code", "message"],
+            ),
+        },
+        ["success", "error"],
+        closed=False,
+    ),
+    "SyncInProgress": {
+        "allOf": [
+            _ref("Error"),
+            {"type": "object", "properties": {"syncId": _UUID}, "required": ["syncId"]},
+        ]
+    },
+    "InboundRequest": _object(
+        {
+            "dateRange": {
+                **_object({"start": _DATE, "end": _DATE}, ["start", "end"]),
+                "description": f"Clinic-local dates, start ≤ end, at most {MAX_RANGE_DAYS} "
+                "dates. Default: today … today + sync_horizon_days − 1.",
+            },
+            "forceFullSync": {"type": "boolean", "description": "Ignore sync_hash."},
+        }
+    ),
+    "CasesRequest": {
+        **_object(
+            {
+                "startDate": _DATE,
+                "endDate": _DATE,
+                "parallelBatchSize": {
+                    "type": "integer",
+                    "minimum": PARALLEL_RANGE[0],
+                    "maximum": PARALLEL_RANGE[1],
+                    "default": 5,
+                },
+                "forceFullSync": {"type": "boolean"},
+            }
+        ),
+        "dependentRequired": {"startDate": ["endDate"], "endDate": ["startDate"]},
+        "description": f"startDate and endDate together (clinic-local), start ≤ end, at most "
+        f"{MAX_RANGE_DAYS} dates. Default: yesterday … today.",
+    },
+    "ReconciliationRequest": _object(
+        {
+            "lookbackDays": {
+                "type": "integer",
+                "minimum": LOOKBACK_RANGE[0],
+                "maximum": LOOKBACK_RANGE[1],
+                "default": 7,
+            },
+            "force": {"type": "boolean", "description": "Override the deletion guard."},
+        }
+    ),
+    "SyncError": _object(
+        {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "itemId": {"type": ["string", "integer", "null"]},
+        },
+        ["code", "message"],
+        closed=False,
+    ),
+    "SyncResult": _object(
+        {
+            "success": {"type": "boolean", "description": "true only when status is completed"},
+            "syncId": _UUID,
+            "status": {"enum": FINAL_STATUSES},
+            "stats": {"type": "object"},
+            "durationMs": _nullable(_COUNT),
+            "errors": {"type": "array", "items": _ref("SyncError")},
+        },
+        ["success", "syncId", "status", "stats", "durationMs", "errors"],
+        closed=False,
+    ),
+    "SyncAccepted": _object(
+        {
+            "success": {"const": True},
+            "syncId": _UUID,
+            "status": {"enum": ["queued", "running"]},
+            "statusUrl": {"type": "string"},
+            "streamUrl": {"type": "string"},
+        },
+        ["success", "syncId", "status", "statusUrl", "streamUrl"],
+        closed=False,
+    ),
+    "SyncStatus": _object(
+        {
+            "syncId": _UUID,
+            "type": {"enum": list(SYNC_TYPES)},
+            "status": {"enum": STATUSES},
+            "trigger": {"enum": ["api", "schedule", "cli"]},
+            "progress": _object(
+                {
+                    "total": _COUNT,
+                    "processed": _COUNT,
+                    "percentage": {"type": "integer", "minimum": 0, "maximum": 100},
+                },
+                ["total", "processed", "percentage"],
+            ),
+            "stats": {"type": "object"},
+            "startedAt": _nullable(_TIMESTAMP),
+            "completedAt": _nullable(_TIMESTAMP),
+            "durationMs": _nullable(_COUNT),
+            "errors": {"type": "array", "items": _ref("SyncError")},
+        },
+        [
+            "syncId",
+            "type",
+            "status",
+            "trigger",
+            "progress",
+            "stats",
+            "startedAt",
+            "completedAt",
+            "durationMs",
+            "errors",
+        ],
+        closed=False,
+    ),
+    # One event of the stream (OpenAPI 3.1 reads a text/event-stream schema per event).
+    "SyncEvent": _object(
+        {
+            "event": {"enum": ["progress", *FINAL_STATUSES]},
+            "data": {
+                "type": "string",
+                "contentMediaType": JSON,
+                "contentSchema": _ref("SyncStatus"),
+            },
+        },
+        ["event", "data"],
+        closed=False,
+    ),
+    "Schedules": _object(
+        {
+            "schedules": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "type": {"enum": list(SYNC_TYPES)},
+                        "cron": {"type": "string"},
+                        "enabled": {"type": "boolean"},
+                        "nextRunAt": _nullable(_TIMESTAMP),
+                        "lastRun": _nullable(
+                            _object(
+                                {
+                                    "syncId": _UUID,
+                                    "status": {"enum": STATUSES},
+                                    "startedAt": _nullable(_TIMESTAMP),
+                                },
+                                ["syncId", "status", "startedAt"],
+                                closed=False,
+                            )
+                        ),
+                    },
+                    ["type", "cron", "enabled", "nextRunAt", "lastRun"],
+                    closed=False,
+                ),
+            }
+        },
+        ["schedules"],
+    ),
+    "Health": _object(
+        {
+            "status": {"const": "ok"},
+            "version": {"type": "string"},
+            "uptimeSeconds": {"type": "number", "minimum": 0},
+            "memory": _object(
+                {"rssBytes": _COUNT, "browserPssBytes": _COUNT},
+                ["rssBytes", "browserPssBytes"],
+                closed=False,
+            ),
+            "clinics": _COUNT,
+            "runningSyncs": _COUNT,
+            "scheduler": _object(
+                {"enabled": {"type": "boolean"}, "jobs": _COUNT},
+                ["enabled", "jobs"],
+                closed=False,
+            ),
+        },
+        ["status", "version", "uptimeSeconds", "memory", "clinics", "runningSyncs", "scheduler"],
+        closed=False,
+    ),
+    "Readiness": _object(
+        {
+            "ready": {"type": "boolean"},
+            "checks": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": {"type": "string"},
+                        "ok": {"type": "boolean"},
+                        "message": {"type": "string"},
+                    },
+                    ["name", "ok", "message"],
+                ),
+            },
+        },
+        ["ready", "checks"],
+    ),
+}
+
+_ERROR_TEXT: Final = {
+    400: "Invalid body: malformed JSON, wrong type, out-of-range value or unknown field "
+    "(`details` names each field).",
+    401: "Missing, malformed, unknown, revoked or expired API key.",
+    403: "The key lacks the route's permission (`forbidden`) or its clinic is deactivated "
+    "(`clinic_inactive`).",
+    404: "No such sync for this key (malformed id, unknown, another type or another clinic).",
+    413: "The body is larger than 64 KiB.",
+    415: "A non-empty body that is not JSON.",
+    429: "More trigger requests than API_RATE_LIMIT_PER_MIN in a minute for this key.",
+    500: "Unexpected error; the body names the request id, the log has the rest.",
+    503: "Draining (shutting down), or the clinic is not served yet.",
+}
+
+
+def _headers(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"X-Request-Id": _REQUEST_ID, **(extra or {})}
+
+
+def _json_response(
+    description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _headers(headers),
+        "content": {JSON: {"schema": schema}},
+    }
+
+
+def _error(status: int) -> dict[str, Any]:
+    headers = None
+    if status == 429:
+        headers = {
+            "Retry-After": {
+                "description": "Seconds to wait.",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return _json_response(_ERROR_TEXT[status], _ref("Error"), headers)
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _error(status) for status in statuses}
+
+
+_PREFER: Final = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": "`respond-async` answers 202 at once instead of waiting for the sync.",
+    "schema": {"type": "string"},
+}
+
+
+def _trigger(operation_id: str, sync_type: str, body_schema: str, summary: str) -> dict[str, Any]:
+    link_params = {"type": sync_type, "syncId": "$response.body#/syncId"}
+    links = {
+        "GetStatus": {"operationId": "getSyncStatus", "parameters": link_params},
+        "StreamProgress": {"operationId": "streamSyncProgress", "parameters": link_params},
+    }
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": summary,
+            "security": SECURITY,
+            "parameters": [_PREFER],
+            "requestBody": {"required": False, "content": {JSON: {"schema": _ref(body_schema)}}},
+            "responses": {
+                "200": {
+                    **_json_response(
+                        "The sync finished within SYNC_WAIT_MAX_S.", _ref("SyncResult")
+                    ),
+                    "links": links,
+                },
+                "202": {
+                    **_json_response(
+                        "Still running at SYNC_WAIT_MAX_S, or `Prefer: respond-async`.",
+                        _ref("SyncAccepted"),
+                        {
+                            "Location": {
+                                "description": "The status URL.",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    ),
+                    "links": links,
+                },
+                "409": _json_response(
+                    "A sync of this type is queued or running; `syncId` is that one.",
+                    _ref("SyncInProgress"),
+                ),
+                **_errors(400, 401, 403, 413, 415, 429, 500, 503),
+            },
+        }
+    }
+
+
+_SYNC_PATH_PARAMS: Final = [
+    {
+        "name": "type",
+        "in": "path",
+        "required": True,
+        "schema": {"enum": [*SYNC_TYPES, "reconcile"]},
+    },
+    {"name": "syncId", "in": "path", "required": True, "schema": _UUID},
+]
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/sync/inbound": _trigger(
+            "triggerInbound",
+            "inbound",
+            "InboundRequest",
+            "Sync the schedule (appointments and slots).",
+        ),
+        "/api/sync/cases": _trigger(
+            "triggerCases", "cases", "CasesRequest", "Ingest finalized cases."
+        ),
+        "/api/sync/reconciliation": _trigger(
+            "triggerReconciliation",
+            "reconciliation",
+            "ReconciliationRequest",
+            "Repair cases over the lookback window.",
+        ),
+        "/api/sync/reconcile": _trigger(
+            "triggerReconcile",
+            "reconciliation",
+            "ReconciliationRequest",
+            "Alias of /api/sync/reconciliation.",
+        ),
+        "/api/sync/{type}/{syncId}": {
+            "get": {
+                "operationId": "getSyncStatus",
+                "summary": "One sync's status, progress and result (needs sync:read).",
+                "security": SECURITY,
+                "parameters": _SYNC_PATH_PARAMS,
+                "responses": {
+                    "200": _json_response("The status object.", _ref("SyncStatus")),
+                    **_errors(401, 403, 404, 500),
+                },
+            }
+        },
+        "/api/sync/{type}/{syncId}/stream": {
+            "get": {
+                "operationId": "streamSyncProgress",
+                "summary": "Server-Sent Events: `progress` while it runs, then one event named "
+                "after the final status; `: keep-alive` comments every 15 s.",
+                "security": SECURITY,
+                "parameters": _SYNC_PATH_PARAMS,
+                "responses": {
+                    "200": {
+                        "description": "The event stream.",
+                        "headers": _headers(),
+                        "content": {"text/event-stream": {"schema": _ref("SyncEvent")}},
+                    },
+                    **_errors(401, 403, 404, 500),
+                },
+            }
+        },
+        "/api/schedules": {
+            "get": {
+                "operationId": "listSchedules",
+                "summary": "The key's clinic's cron schedules and their last runs.",
+                "security": SECURITY,
+                "responses": {
+                    "200": _json_response("The schedules.", _ref("Schedules")),
+                    **_errors(401, 403, 500),
+                },
+            }
+        },
+        "/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness: 200 while the process serves.",
+                "responses": {"200": _json_response("Alive.", _ref("Health")), **_errors(500)},
+            }
+        },
+        "/ready": {
+            "get": {
+                "operationId": "ready",
+                "summary": "Readiness: database, schema, scheduler, browser pool; 503 while "
+                "draining.",
+                "responses": {
+                    "200": _json_response("Ready.", _ref("Readiness")),
+                    "503": _json_response("Not ready (see the failing checks).", _ref("Readiness")),
+                    **_errors(500),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus text exposition.",
+                "responses": {
+                    "200": {
+                        "description": "Metrics.",
+                        "headers": _headers(),
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(500),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "responses": {"200": _json_response("OpenAPI 3.1.", {"type": "object"})},
+            }
+        },
+    }
+
+
+def document(version: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pims-sync",
+            "version": version,
+            "description": "Triggers, status and live progress of PIMS syncs for the clinic of "
+            "the calling API key. Errors under /api/ are `{success: false, error: {code, "
+            "message, details?}}`; every response carries X-Request-Id.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        },
+    }
+
+
+async def openapi_json(request: web.Request) -> web.StreamResponse:
+    return web.json_response(document(state_of(request).version))
