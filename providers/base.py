@@ -14,7 +14,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -93,7 +93,10 @@ class Appointment:
 
     @property
     def duration_minutes(self) -> int:
-        return round((self.ends_at - self.starts_at).total_seconds() / 60)
+        # Real elapsed time: subtracting two times of one zone compares clock readings, which
+        # is wrong across a DST change.
+        elapsed = self.ends_at.astimezone(UTC) - self.starts_at.astimezone(UTC)
+        return round(elapsed.total_seconds() / 60)
 
 
 @dataclass(frozen=True, slots=True)

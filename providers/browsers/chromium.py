@@ -1,0 +1,73 @@
+"""Which Chromium to run and how to start it.
+
+The operator's ``CHROMIUM_PATH`` wins; otherwise Debian's ``/usr/bin/chromium``; otherwise the
+browser Playwright bundles (the Docker image). A configured path that does not work is an error,
+not a reason to silently run another browser.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from providers.base import BrowserUnavailable
+
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+
+LAUNCH_FLAGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+# A switch Chromium ignores, carrying a token unique to one launch: it lets us find that
+# browser's pid in /proc (Playwright does not expose it) for memory figures and cleanup.
+MARKER_SWITCH = "--pims-sync-browser-id"
+
+
+def _usable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def find_chromium(explicit: str | None = None, bundled: str | None = None) -> str:
+    """The Chromium executable to launch.
+
+    ``explicit`` is the operator's choice (``CHROMIUM_PATH``); ``bundled`` is Playwright's own
+    browser (``playwright.chromium.executable_path``), the last resort.
+    """
+    if explicit:
+        if not _usable(explicit):
+            raise BrowserUnavailable(f"CHROMIUM_PATH {explicit!r} is not an executable file")
+        return explicit
+    for candidate in (DEBIAN_CHROMIUM, bundled):
+        if candidate and _usable(candidate):
+            return candidate
+    raise BrowserUnavailable(
+        f"no Chromium found: tried {DEBIAN_CHROMIUM} and Playwright's bundled browser; "
+        "set CHROMIUM_PATH"
+    )
+
+
+def new_marker() -> str:
+    return f"{MARKER_SWITCH}={uuid.uuid4().hex}"
+
+
+def launch_options(executable: str, marker: str, timeout_s: float) -> dict[str, Any]:
+    """Keyword arguments for ``playwright.chromium.launch``."""
+    return {
+        "executable_path": executable,
+        "headless": True,
+        "args": [*LAUNCH_FLAGS, marker],
+        "timeout": timeout_s * 1000,
+        # Our pool owns the process lifetime; Playwright must not install signal handlers
+        # that close browsers behind our back on SIGINT/SIGTERM/SIGHUP.
+        "handle_sigint": False,
+        "handle_sigterm": False,
+        "handle_sighup": False,
+    }

@@ -1,0 +1,329 @@
+"""The JSON side of IDEXX Neo: plain HTTP with the cookies a browser login exported.
+
+No browser is involved here. The client sends the headers Neo's own pages send, bounds how many
+requests run at once, retries what is worth retrying, and tells the caller — with
+:class:`SessionExpired` — when Neo no longer accepts the session. Logging in again is the
+provider's business, not the client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import aiohttp
+import yarl
+
+from providers.base import (
+    NotFound,
+    NullObserver,
+    PimsUnavailable,
+    RequestObserver,
+    SessionLost,
+    UnexpectedPayload,
+)
+
+log = logging.getLogger("pims_sync.pims")
+
+# Neo's pages are only tested by IDEXX against desktop browsers; look like one.
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
+
+_RETRYABLE_STATUS = frozenset(range(500, 600))
+_EXPIRED_STATUS = frozenset({401, 403})
+
+
+class SessionExpired(SessionLost):
+    """Neo answered as if logged out (redirect to the login page, 401/403, or HTML).
+
+    Raised to the provider, which logs in once and retries; it only escapes as
+    :class:`SessionLost` when that did not help.
+    """
+
+
+class RequestRejected(PimsUnavailable):
+    """A 4xx other than 401/403/404/429: asking again would get the same answer."""
+
+    retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: ``base · 2^n`` (capped), plus up to ``jitter`` of that."""
+
+    retries: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    jitter: float = 0.3
+
+    def delay(self, retry_number: int, retry_after_s: float | None = None) -> float:
+        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
+        if retry_after_s is not None:
+            backoff = min(self.max_delay_s, max(backoff, retry_after_s))
+        return backoff * (1 + random.uniform(0, self.jitter))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    connect_timeout_s: float = 10.0
+    total_timeout_s: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class _Cookie:
+    name: str
+    value: str
+    domain: str
+    path: str
+    expires: float
+
+
+class _Transient(Exception):
+    """One attempt failed in a way that a later attempt may not. ``kind`` is the metrics label."""
+
+    def __init__(self, kind: str, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class NeoJsonClient:
+    """GET JSON endpoints of one Neo site with a set of session cookies.
+
+    Use from one event loop; the aiohttp session is created on first use and closed by
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_concurrency: int = 5,
+        settings: ClientSettings | None = None,
+        observer: RequestObserver | None = None,
+        on_cookies_refreshed: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._host = (urlsplit(self.base_url).hostname or "").lower()
+        self._settings = settings or ClientSettings()
+        self._observer = observer or NullObserver()
+        self._on_cookies_refreshed = on_cookies_refreshed
+        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
+        self._session: aiohttp.ClientSession | None = None
+        self._cookies: list[dict[str, Any]] = []
+
+    # -- cookies --------------------------------------------------------------------------
+
+    def set_cookies(self, cookies: list[dict[str, Any]]) -> None:
+        """Playwright-style cookie dicts: ``name``, ``value``, ``domain``, ``path``, ``expires``."""
+        self._cookies = [dict(c) for c in cookies]
+
+    def cookies(self) -> list[dict[str, Any]]:
+        return [dict(c) for c in self._cookies]
+
+    def _cookie_header(self, path: str) -> str:
+        now = time.time()
+        pairs: list[str] = []
+        for raw in self._cookies:
+            cookie = _as_cookie(raw)
+            if cookie is None or (0 < cookie.expires < now):
+                continue
+            domain = cookie.domain.lstrip(".").lower()
+            if domain and domain != self._host and not self._host.endswith("." + domain):
+                continue
+            if not path.startswith(cookie.path or "/"):
+                continue
+            pairs.append(f"{cookie.name}={cookie.value}")
+        return "; ".join(pairs)
+
+    def _absorb_set_cookie(self, response: aiohttp.ClientResponse) -> None:
+        """Keep a session the server rotates: update values of cookies we already hold."""
+        headers = response.headers.getall("Set-Cookie", [])
+        if not headers:
+            return
+        jar: SimpleCookie = SimpleCookie()
+        for header in headers:
+            try:
+                jar.load(header)
+            except Exception:  # a malformed Set-Cookie is the server's problem, not ours
+                continue
+        changed = False
+        for cookie in self._cookies:
+            morsel = jar.get(str(cookie.get("name")))
+            if morsel is None or not morsel.value or morsel.value == cookie.get("value"):
+                continue
+            if morsel["max-age"] in ("0", 0):
+                continue  # a deletion: the next request will tell us the session is gone
+            cookie["value"] = morsel.value
+            changed = True
+        if changed and self._on_cookies_refreshed is not None:
+            self._on_cookies_refreshed(self.cookies())
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=self._settings.total_timeout_s, connect=self._settings.connect_timeout_s
+            )
+            # Cookies are sent by hand (see _cookie_header): aiohttp's jar refuses cookies for
+            # IP hosts and would also keep whatever a login page sets.
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def get_json(
+        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        """GET ``path`` and decode its JSON, retrying transient failures.
+
+        Raises :class:`SessionExpired`, :class:`NotFound`, :class:`RequestRejected`,
+        :class:`UnexpectedPayload`, or :class:`PimsUnavailable` once the retries ran out.
+        """
+        query = urlencode(params or {}, quote_via=quote)
+        url = yarl.URL(f"{self.base_url}{path}{'?' + query if query else ''}", encoded=True)
+        policy = self._settings.retry
+        retry_number = 0
+        while True:
+            try:
+                return await self._attempt(endpoint, url, path)
+            except _Transient as error:
+                if retry_number >= policy.retries:
+                    raise PimsUnavailable(
+                        f"IDEXX Neo {endpoint} failed after {retry_number + 1} attempts: "
+                        f"{error.reason}"
+                    ) from None
+                retry_number += 1
+                log.info(
+                    "IDEXX Neo request failed, retrying",
+                    extra={"endpoint": endpoint, "reason": error.reason, "retry": retry_number},
+                )
+                await asyncio.sleep(policy.delay(retry_number, error.retry_after_s))
+
+    async def _attempt(self, endpoint: str, url: yarl.URL, path: str) -> Any:
+        headers = {
+            "Accept": "application/json",
+            "X-Requested-With": "XMLHttpRequest",
+            "User-Agent": USER_AGENT,
+        }
+        # Held for one attempt only, never across a backoff sleep: a waiting retry must not
+        # keep another request of the same clinic from running.
+        async with self._semaphore:
+            # Read the cookies only now: a re-login may have replaced them while we queued.
+            cookie_header = self._cookie_header(path)
+            if cookie_header:
+                headers["Cookie"] = cookie_header
+            started = time.monotonic()
+            outcome = "ok"
+            try:
+                return await self._exchange(endpoint, url, headers)
+            except BaseException as error:
+                outcome = _outcome_of(error)
+                raise
+            finally:
+                self._observer.on_request(endpoint, outcome, time.monotonic() - started)
+
+    async def _exchange(self, endpoint: str, url: yarl.URL, headers: dict[str, str]) -> Any:
+        try:
+            async with self._http().get(url, headers=headers, allow_redirects=False) as response:
+                status = response.status
+                self._absorb_set_cookie(response)
+                if 300 <= status < 400:
+                    # A JSON endpoint only redirects a logged-out caller (to /login): never
+                    # follow it, the login page would arrive as a 200 of HTML.
+                    raise SessionExpired(f"IDEXX Neo {endpoint} redirected (HTTP {status})")
+                if status in _EXPIRED_STATUS:
+                    raise SessionExpired(f"IDEXX Neo {endpoint} refused the session ({status})")
+                if status == 404:
+                    raise NotFound(f"IDEXX Neo {endpoint}: not found (HTTP 404)")
+                if status == 429:
+                    raise _Transient("rate_limited", "HTTP 429", _retry_after(response))
+                if status in _RETRYABLE_STATUS:
+                    raise _Transient("server_error", f"HTTP {status}", _retry_after(response))
+                if status >= 400:
+                    raise RequestRejected(f"IDEXX Neo {endpoint} rejected the request ({status})")
+                raw = await response.read()
+                content_type = response.headers.get("Content-Type", "").lower()
+        except TimeoutError:
+            raise _Transient("timeout", "timeout") from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+            raise _Transient(
+                "connection_error", f"connection error ({type(error).__name__})"
+            ) from None
+        return _decode(endpoint, raw, content_type)
+
+
+def _outcome_of(error: BaseException) -> str:
+    if isinstance(error, _Transient):
+        return error.kind
+    if isinstance(error, SessionExpired):
+        return "session_expired"
+    if isinstance(error, NotFound):
+        return "not_found"
+    if isinstance(error, UnexpectedPayload):
+        return "bad_payload"
+    if isinstance(error, RequestRejected):
+        return "rejected"
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return "error"
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare enough to fall back to our own backoff
+
+
+def _looks_like_html(raw: bytes, content_type: str) -> bool:
+    return "html" in content_type or raw.lstrip()[:1] == b"<"
+
+
+def _decode(endpoint: str, raw: bytes, content_type: str) -> Any:
+    if _looks_like_html(raw, content_type):
+        # The login page served where JSON belongs: the session is gone.
+        raise SessionExpired(f"IDEXX Neo {endpoint} answered with HTML instead of JSON")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise UnexpectedPayload(f"IDEXX Neo {endpoint} answered with unreadable JSON") from None
+
+
+def _as_cookie(raw: Mapping[str, Any]) -> _Cookie | None:
+    name, value = raw.get("name"), raw.get("value")
+    if not isinstance(name, str) or not isinstance(value, str) or not name:
+        return None
+    expires = raw.get("expires")
+    return _Cookie(
+        name=name,
+        value=value,
+        domain=str(raw.get("domain") or ""),
+        path=str(raw.get("path") or "/"),
+        expires=float(expires) if isinstance(expires, int | float) else -1.0,
+    )
+
+
+def consultation_path(consultation_id: str) -> str:
+    return f"/consultations/{quote(consultation_id, safe='')}/page-data"
