@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from daemon.store.database import Database
@@ -340,3 +340,15 @@ class SyncRunRepository:
                 .first()
             )
             return None if row is None else _record(row)
+
+    def last_successes(self) -> list[tuple[uuid.UUID, str, datetime]]:
+        """(clinic, type, completed_at) of each clinic's latest completed sync per type."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(ScheduleSync.clinic_id, ScheduleSync.sync_type,
+                       func.max(ScheduleSync.completed_at))
+                .where(ScheduleSync.status == "completed")
+                .group_by(ScheduleSync.clinic_id, ScheduleSync.sync_type)
+            ).all()
+        return [(clinic_id, sync_type, when) for clinic_id, sync_type, when in rows
+                if when is not None]

@@ -41,17 +41,20 @@ def upsert(
 
     Rows must all carry the same keys. Returns the number of rows written.
     """
-    materialised = list(rows)
-    written = 0
+    materialised = [dict(row) for row in rows]
+    if not materialised:
+        return 0
+    # One statement, compiled once, executed with many parameter sets: SQLAlchemy sends them
+    # as multi-row batches ("insertmanyvalues"), so N rows cost N / batch round trips without
+    # building and compiling a new VALUES clause for every batch.
+    insert = _insert(session, table)
+    if update_columns:
+        statement = insert.on_conflict_do_update(
+            index_elements=list(conflict_columns),
+            set_={name: insert.excluded[name] for name in update_columns},
+        )
+    else:
+        statement = insert.on_conflict_do_nothing(index_elements=list(conflict_columns))
     for batch in chunks(materialised, batch_size):
-        statement = _insert(session, table).values(list(batch))
-        if update_columns:
-            statement = statement.on_conflict_do_update(
-                index_elements=list(conflict_columns),
-                set_={name: statement.excluded[name] for name in update_columns},
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))
-        session.execute(statement)
-        written += len(batch)
-    return written
+        session.execute(statement, list(batch))
+    return len(materialised)

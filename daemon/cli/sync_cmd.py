@@ -1,0 +1,269 @@
+"""``pims-sync sync TYPE --clinic ID``: one sync in the foreground (contract §2.1, §2.2).
+
+The sync runs in a worker thread through the same :class:`SyncRunner` the daemon uses, and the
+same ``schedule_syncs`` rules apply: a sync of that type already queued or running for the
+clinic (by the daemon, or another CLI) is refused; a sync of another type running for the
+clinic is waited for. The main thread polls the row and draws a progress bar on stderr; stdout
+gets only the result. Ctrl-C (or SIGTERM) stops the run between batches (``interrupted``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from daemon.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CliFailure,
+    add_json_flag,
+    clinic_id_arg,
+    emit,
+    open_store,
+    table,
+    usage_error,
+)
+from daemon.config import Settings
+from daemon.store import Store
+from daemon.store.clinics import ClinicNotFound
+from daemon.store.syncs import SyncInProgress, SyncRecord
+from daemon.sync.providers import ProviderFactory
+from daemon.sync.ranges import LOOKBACK_LIMITS, PARALLEL_LIMITS, InvalidRange, check_range
+from daemon.sync.requests import DEFAULT_LOOKBACK_DAYS, DEFAULT_PARALLEL_BATCH_SIZE, SyncRequest
+from daemon.sync.runner import SyncRunner
+from daemon.validation import InvalidValue, local_date, sync_type
+from providers.browsers import BrowserPool
+
+POLL_S = 0.25
+RUN_JOIN_TIMEOUT_S = 60.0
+
+
+def register(commands: Any) -> None:
+    sync = commands.add_parser(
+        "sync",
+        help="run one sync in the foreground",
+        description="Run one sync for a clinic now, with a progress bar on stderr.",
+    )
+    sync.add_argument("type", metavar="TYPE", help="inbound, cases or reconciliation")
+    sync.add_argument("--clinic", required=True, help="the clinic's id")
+    sync.add_argument("--start", help="first local date YYYY-MM-DD (inbound, cases)")
+    sync.add_argument("--end", help="last local date YYYY-MM-DD (inbound, cases)")
+    sync.add_argument("--lookback-days", help="1..90, default 7 (reconciliation)")
+    sync.add_argument("--parallel", help="PIMS requests at once, 1..20, default 5")
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="inbound/cases: rewrite every row; reconciliation: override the deletion guard",
+    )
+    add_json_flag(sync)
+    sync.set_defaults(handler=run_sync)
+
+
+# -- arguments -------------------------------------------------------------------------------
+
+
+def _int_in(value: str | None, flag: str, limits: tuple[int, int], default: int) -> int:
+    if value is None:
+        return default
+    low, high = limits
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise usage_error(f"{flag}: must be an integer from {low} to {high}") from None
+    if not low <= number <= high:
+        raise usage_error(f"{flag}: must be an integer from {low} to {high} (got {number})")
+    return number
+
+
+def _dates(args: argparse.Namespace, kind: str) -> tuple[date | None, date | None]:
+    if kind == "reconciliation":
+        for flag, value in (("--start", args.start), ("--end", args.end)):
+            if value is not None:
+                raise usage_error(
+                    f"{flag}: not allowed for reconciliation (its window is --lookback-days)"
+                )
+        return None, None
+    if (args.start is None) != (args.end is None):
+        missing = "--end" if args.end is None else "--start"
+        raise usage_error(f"{missing}: --start and --end go together")
+    if args.start is None:
+        return None, None
+    try:
+        start = local_date(args.start, "--start")
+        end = local_date(args.end, "--end")
+        check_range(start, end, start_field="--start", end_field="--end")
+    except (InvalidValue, InvalidRange) as exc:
+        raise usage_error(str(exc)) from None
+    return start, end
+
+
+def parse_request(args: argparse.Namespace) -> tuple[uuid.UUID, SyncRequest]:
+    """The clinic and the request, or exit 2 naming the argument and the rule."""
+    try:
+        kind = sync_type(args.type, "TYPE")
+    except InvalidValue as exc:
+        raise usage_error(str(exc)) from None
+    clinic_id = clinic_id_arg(args.clinic)
+    start, end = _dates(args, kind)
+    if args.lookback_days is not None and kind != "reconciliation":
+        raise usage_error(f"--lookback-days: only for reconciliation (not {kind})")
+    lookback = _int_in(
+        args.lookback_days, "--lookback-days", LOOKBACK_LIMITS, DEFAULT_LOOKBACK_DAYS
+    )
+    parallel = _int_in(args.parallel, "--parallel", PARALLEL_LIMITS, DEFAULT_PARALLEL_BATCH_SIZE)
+    request = SyncRequest(
+        sync_type=kind,
+        trigger="cli",
+        start_date=start,
+        end_date=end,
+        parallel_batch_size=parallel,
+        force_full_sync=args.force and kind != "reconciliation",
+        lookback_days=lookback,
+        force=args.force and kind == "reconciliation",
+    )
+    return clinic_id, request
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def _conflict(args: argparse.Namespace, error: SyncInProgress) -> int:
+    message = (
+        f"a {error.sync_type} sync is already {error.status} for this clinic ({error.sync_id})"
+    )
+    if not args.json:
+        raise CliFailure(message)
+    body = {
+        "success": False,
+        "error": {"code": "sync_in_progress", "message": message},
+        "syncId": str(error.sync_id),
+    }
+    emit(body, args, message)
+    return EXIT_FAILED
+
+
+@contextmanager
+def _stop_on_term(cancel: threading.Event) -> Iterator[None]:
+    """SIGTERM stops the run between batches, like Ctrl-C, so its row ends ``interrupted``."""
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _watch(store: Store, sync_id: uuid.UUID, worker: threading.Thread, kind: str) -> None:
+    """Draw the row's progress on stderr until the worker thread ends."""
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"{kind} sync", total=None, state="queued")
+        while worker.is_alive():
+            row = store.syncs.get(sync_id)
+            if row is not None:
+                state = (
+                    "waiting for the clinic's running sync"
+                    if row.status == "queued"
+                    else row.status
+                )
+                bar.update(
+                    task, total=row.total_items or None, completed=row.processed_items, state=state
+                )
+            worker.join(POLL_S)
+
+
+def _run(
+    store: Store,
+    settings: Settings,
+    clinic_id: uuid.UUID,
+    request: SyncRequest,
+    args: argparse.Namespace,
+) -> SyncRecord | int:
+    # One browser at most, launched only if the cached session is missing or dead.
+    browsers = BrowserPool(size=1, chromium_path=settings.chromium_path)
+    runner = SyncRunner(store, ProviderFactory(store, browsers))
+    try:
+        queued = runner.enqueue(clinic_id, request)
+    except SyncInProgress as error:
+        return _conflict(args, error)
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["record"] = runner.run(queued.id, cancel)
+        except BaseException as error:  # reported by the main thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name="sync", daemon=True)
+    try:
+        with _stop_on_term(cancel):
+            worker.start()
+            try:
+                _watch(store, queued.id, worker, request.sync_type)
+            except KeyboardInterrupt:
+                Console(stderr=True).print("stopping the sync (Ctrl-C again to quit at once)…")
+                cancel.set()
+                worker.join(RUN_JOIN_TIMEOUT_S)
+    finally:
+        browsers.stop()
+    if "error" in outcome:
+        raise outcome["error"]
+    record = outcome.get("record") or store.syncs.get(queued.id)
+    if record is None:
+        raise CliFailure(f"sync {queued.id} vanished from schedule_syncs")
+    return record
+
+
+def _summary(record: SyncRecord) -> str:
+    seconds = (record.duration_ms or 0) / 1000
+    lines = [f"sync {record.id}  {record.sync_type}  {record.status}  ({seconds:.1f} s)"]
+    if record.start_date and record.end_date:
+        lines.append(f"dates {record.start_date} … {record.end_date}")
+    lines.append("")
+    lines.append(table(["STAT", "COUNT"], [[k, str(v)] for k, v in record.stats.items()]))
+    if record.errors:
+        lines.append("")
+        lines.append(
+            table(
+                ["ERROR", "ITEM", "MESSAGE"],
+                [[e["code"], str(e.get("itemId", "")), str(e["message"])] for e in record.errors],
+            )
+        )
+    return "\n".join(lines)
+
+
+def run_sync(args: argparse.Namespace, settings: Settings) -> int:
+    clinic_id, request = parse_request(args)
+    store = open_store(settings)
+    try:
+        store.clinics.get(clinic_id)
+    except ClinicNotFound as exc:
+        raise CliFailure(str(exc)) from None
+    active = store.syncs.active_of_type(clinic_id, request.sync_type)
+    if active is not None:
+        return _conflict(args, SyncInProgress(active.id, active.sync_type, active.status))
+    result = _run(store, settings, clinic_id, request, args)
+    if isinstance(result, int):
+        return result
+    emit(result.result_json(), args, _summary(result))
+    return EXIT_OK if result.status == "completed" else EXIT_FAILED
