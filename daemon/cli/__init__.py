@@ -17,9 +17,13 @@ from daemon import __version__
 from daemon.cli import (
     clinic_cmd,
     credentials_cmd,
+    demo_cmd,
     key_cmd,
     migrate_cmd,
+    run_cmd,
     schedule_cmd,
+    simulator_cmd,
+    sync_cmd,
 )
 from daemon.cli.common import EXIT_FAILED, EXIT_USAGE, CliFailure
 from daemon.config import ConfigError, Settings
@@ -27,19 +31,10 @@ from daemon.store.crypto import EncryptionKeyMissing, UndecryptableSecret
 from daemon.store.database import DatabaseUnavailable
 from daemon.store.secrets import NoCredentials
 
-COMMAND_MODULES = [migrate_cmd, clinic_cmd, credentials_cmd, key_cmd, schedule_cmd]
-
-
-def _optional_commands() -> list[object]:
-    """Commands whose modules pull in heavier dependencies (browsers, the daemon)."""
-    modules: list[object] = []
-    for name in ("simulator_cmd", "sync_cmd", "run_cmd", "demo_cmd"):
-        try:
-            modules.append(__import__(f"daemon.cli.{name}", fromlist=["register"]))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"daemon.cli.{name}":
-                raise
-    return modules
+COMMAND_MODULES = [
+    migrate_cmd, clinic_cmd, credentials_cmd, key_cmd, schedule_cmd, sync_cmd, run_cmd,
+    demo_cmd, simulator_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pims-sync {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in [*COMMAND_MODULES, *_optional_commands()]:
-        module.register(commands)  # type: ignore[attr-defined]
+    for module in COMMAND_MODULES:
+        module.register(commands)
     return parser
 
 
@@ -78,8 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UndecryptableSecret, NoCredentials, DatabaseUnavailable) as exc:
         return _fail(str(exc), EXIT_FAILED)
     except OperationalError as exc:
-        return _fail(f"database error: {type(exc.orig).__name__}: "
-                     f"{str(exc.orig).splitlines()[0] if exc.orig else exc}", EXIT_FAILED)
+        return _fail(
+            f"database error: {type(exc.orig).__name__}: "
+            f"{str(exc.orig).splitlines()[0] if exc.orig else exc}",
+            EXIT_FAILED,
+        )
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 
@@ -88,8 +86,9 @@ def _configure_logging(settings: Settings) -> None:
     import logging
 
     # alembic narrates every migration step at INFO; operators need only its warnings.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(
-        settings.log_level)))
+    logging.getLogger("alembic").setLevel(
+        max(logging.WARNING, logging.getLevelName(settings.log_level))
+    )
     try:
         from daemon.observability.logging import configure_logging
     except ImportError:  # pragma: no cover - only while the package is being assembled

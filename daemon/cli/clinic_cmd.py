@@ -54,8 +54,9 @@ def register(commands: Any) -> None:
 
 def _describe(clinic: ClinicView) -> str:
     state = "active" if clinic.is_active else "inactive"
-    return (f"{clinic.id}  {clinic.name}  {clinic.provider}  {clinic.timezone}  {state}"
-            + (f"  {clinic.base_url}" if clinic.base_url else ""))
+    return f"{clinic.id}  {clinic.name}  {clinic.provider}  {clinic.timezone}  {state}" + (
+        f"  {clinic.base_url}" if clinic.base_url else ""
+    )
 
 
 def _checked(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,14 +70,17 @@ def _checked(args: argparse.Namespace) -> dict[str, Any]:
             changes["timezone"] = timezone_name(args.timezone, "--timezone")
         if getattr(args, "base_url", None) is not None:
             changes["base_url"] = http_url(args.base_url, "--base-url")
-        for flag, key, low, high in (("horizon_days", "horizon_days", 1, 60),
-                                     ("slot_minutes", "slot_minutes", 5, 120),
-                                     ("capacity", "default_capacity", 1, 1000)):
+        for flag, key, low, high in (
+            ("horizon_days", "horizon_days", 1, 60),
+            ("slot_minutes", "slot_minutes", 5, 120),
+            ("capacity", "default_capacity", 1, 1000),
+        ):
             value = getattr(args, flag, None)
             if value is not None:
                 if not low <= value <= high:
-                    raise InvalidValue("--" + flag.replace("_", "-"),
-                                       f"must be an integer from {low} to {high}")
+                    raise InvalidValue(
+                        "--" + flag.replace("_", "-"), f"must be an integer from {low} to {high}"
+                    )
                 changes[key] = value
     except InvalidValue as exc:
         raise usage_error(str(exc)) from None
@@ -90,8 +94,12 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     except UnknownProvider as exc:
         raise usage_error(f"--provider: {exc}") from None
     store = open_store(settings)
-    clinic = store.clinics.add(name=changes["name"], timezone=changes["timezone"],
-                               provider=provider, base_url=changes.get("base_url"))
+    clinic = store.clinics.add(
+        name=changes["name"],
+        timezone=changes["timezone"],
+        provider=provider,
+        base_url=changes.get("base_url"),
+    )
     emit(clinic.as_json(), args, _describe(clinic))
     return EXIT_OK
 
@@ -112,8 +120,12 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     clinics = open_store(settings).clinics.list()
-    rows = [[str(c.id), c.name, c.provider, c.timezone, "yes" if c.is_active else "no"]
-            for c in clinics]
-    emit({"clinics": [c.as_json() for c in clinics]}, args,
-         table(["ID", "NAME", "PROVIDER", "TIMEZONE", "ACTIVE"], rows))
+    rows = [
+        [str(c.id), c.name, c.provider, c.timezone, "yes" if c.is_active else "no"] for c in clinics
+    ]
+    emit(
+        {"clinics": [c.as_json() for c in clinics]},
+        args,
+        table(["ID", "NAME", "PROVIDER", "TIMEZONE", "ACTIVE"], rows),
+    )
     return EXIT_OK

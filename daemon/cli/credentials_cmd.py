@@ -6,8 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-from daemon.cli.common import EXIT_OK, CliFailure, add_json_flag, clinic_id_arg, emit, open_store
-from daemon.cli.common import usage_error
+from daemon.cli.common import (
+    EXIT_OK,
+    CliFailure,
+    add_json_flag,
+    clinic_id_arg,
+    emit,
+    open_store,
+    usage_error,
+)
 from daemon.config import Settings
 from daemon.store.clinics import ClinicNotFound
 
@@ -20,8 +27,12 @@ def register(commands: Any) -> None:
     store.add_argument("--clinic", required=True)
     store.add_argument("--username", required=True)
     store.add_argument("--company-id")
-    store.add_argument("--password-stdin", action="store_true", required=True,
-                       help="read the password from standard input (never from an argument)")
+    store.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from standard input (never from an argument)",
+    )
     add_json_flag(store)
     store.set_defaults(handler=run_set)
 
@@ -49,17 +60,26 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
     if not password:
         raise usage_error("--password-stdin: the password read from standard input is empty")
     if settings.encryption_key is None:
-        raise usage_error("PIMS_ENCRYPTION_KEY: must be set (32 or more characters) to store "
-                          "credentials")
+        raise usage_error(
+            "PIMS_ENCRYPTION_KEY: must be set (32 or more characters) to store credentials"
+        )
     store = open_store(settings)
     try:
         clinic = store.clinics.get(clinic_id)
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None
-    store.credentials.set(clinic_id, provider=clinic.provider, username=username,
-                          password=password, company_id=company_id)
-    emit({"clinicId": str(clinic_id), "username": username}, args,
-         f"credentials stored for clinic {clinic_id} (user {username}); cached session dropped")
+    store.credentials.set(
+        clinic_id,
+        provider=clinic.provider,
+        username=username,
+        password=password,
+        company_id=company_id,
+    )
+    emit(
+        {"clinicId": str(clinic_id), "username": username},
+        args,
+        f"credentials stored for clinic {clinic_id} (user {username}); cached session dropped",
+    )
     return EXIT_OK
 
 

@@ -27,8 +27,12 @@ def register(commands: Any) -> None:
     create = actions.add_parser("create", help="create a key; it is printed once")
     create.add_argument("--clinic", required=True)
     create.add_argument("--name", required=True)
-    create.add_argument("--permission", action="append", choices=PERMISSIONS,
-                        help="repeat to grant several (default: all four)")
+    create.add_argument(
+        "--permission",
+        action="append",
+        choices=PERMISSIONS,
+        help="repeat to grant several (default: all four)",
+    )
     create.add_argument("--expires-in-days", type=int)
     add_json_flag(create)
     create.set_defaults(handler=run_create)
@@ -57,11 +61,18 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         store.clinics.get(clinic_id)
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None
-    view, key = store.keys.create(clinic_id, name=name, permissions=permissions,
-                                  expires_in_days=args.expires_in_days)
+    view, key = store.keys.create(
+        clinic_id, name=name, permissions=permissions, expires_in_days=args.expires_in_days
+    )
     record = view.as_json()
-    result = {"id": record["id"], "key": key, "prefix": view.prefix, "name": view.name,
-              "permissions": record["permissions"], "expiresAt": record["expiresAt"]}
+    result = {
+        "id": record["id"],
+        "key": key,
+        "prefix": view.prefix,
+        "name": view.name,
+        "permissions": record["permissions"],
+        "expiresAt": record["expiresAt"],
+    }
     emit(result, args, f"{key}\n(key id {view.id}; shown once, store it now)")
     return EXIT_OK
 
@@ -74,11 +85,22 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None
     views = store.keys.list(clinic_id)
-    rows = [[str(v.id), v.name, v.prefix + "…", ",".join(v.permissions),
-             "active" if v.is_active else "revoked", v.as_json()["expiresAt"] or "never"]
-            for v in views]
-    emit({"keys": [v.as_json() for v in views]}, args,
-         table(["ID", "NAME", "PREFIX", "PERMISSIONS", "STATE", "EXPIRES"], rows))
+    rows = [
+        [
+            str(v.id),
+            v.name,
+            v.prefix + "…",
+            ",".join(v.permissions),
+            "active" if v.is_active else "revoked",
+            v.as_json()["expiresAt"] or "never",
+        ]
+        for v in views
+    ]
+    emit(
+        {"keys": [v.as_json() for v in views]},
+        args,
+        table(["ID", "NAME", "PREFIX", "PERMISSIONS", "STATE", "EXPIRES"], rows),
+    )
     return EXIT_OK
 
 

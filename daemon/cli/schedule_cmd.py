@@ -53,17 +53,29 @@ def schedules_json(clinic: ClinicView) -> dict[str, Any]:
     entries = []
     for item in clinic.schedules:
         next_run = next_fire_time(item.cron, clinic.timezone, now) if item.enabled else None
-        entries.append({"type": item.type, "cron": item.cron, "enabled": item.enabled,
-                        "nextRunAt": iso_utc(next_run)})
+        entries.append(
+            {
+                "type": item.type,
+                "cron": item.cron,
+                "enabled": item.enabled,
+                "nextRunAt": iso_utc(next_run),
+            }
+        )
     return {"clinicId": str(clinic.id), "schedules": entries}
 
 
 def _emit(clinic: ClinicView, args: argparse.Namespace) -> None:
     result = schedules_json(clinic)
-    rows = [[e["type"], e["cron"], "yes" if e["enabled"] else "no", e["nextRunAt"] or "-"]
-            for e in result["schedules"]]
-    emit(result, args, f"clinic {clinic.id} ({clinic.timezone})\n"
-         + table(["TYPE", "CRON", "ENABLED", "NEXT RUN (UTC)"], rows))
+    rows = [
+        [e["type"], e["cron"], "yes" if e["enabled"] else "no", e["nextRunAt"] or "-"]
+        for e in result["schedules"]
+    ]
+    emit(
+        result,
+        args,
+        f"clinic {clinic.id} ({clinic.timezone})\n"
+        + table(["TYPE", "CRON", "ENABLED", "NEXT RUN (UTC)"], rows),
+    )
 
 
 def run_set(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,7 +87,8 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     try:
         clinic = store.clinics.set_schedule(
-            clinic_id, ScheduleEntry(type=args.type, cron=cron, enabled=not args.disabled))
+            clinic_id, ScheduleEntry(type=args.type, cron=cron, enabled=not args.disabled)
+        )
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None
     _emit(clinic, args)

@@ -170,6 +170,11 @@ class IdexxNeoProvider(PimsProvider):
 
     async def _get(self, endpoint: str, path: str, params: dict[str, str] | None = None) -> Any:
         for attempt in (1, 2):
+            if self._session is None and self._login_lock.locked():
+                # Another call is logging in again right now: wait for its outcome rather than
+                # failing a request that merely started during the re-login.
+                async with self._login_lock:
+                    pass
             if self._session is None:
                 raise self._failure()  # no new login until authenticate() is called again
             generation = self._generation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from actors.timetable import Timetable
@@ -11,8 +12,9 @@ from daemon.store.clinics import ScheduleEntry
 LA = "America/Los_Angeles"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+        second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_daily_entry_fires_once_at_its_local_time() -> None:
@@ -98,6 +100,6 @@ def test_next_fire_time_ignores_the_server_zone() -> None:
         time.tzset()
 
 
-def _take(iterator, count):  # type: ignore[no-untyped-def]
+def _take(iterator: Iterator[datetime], count: int) -> Iterator[datetime]:
     for _ in range(count):
         yield next(iterator)

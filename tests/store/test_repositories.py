@@ -136,7 +136,7 @@ def test_upsert_is_batched_and_idempotent(store: Store) -> None:
     try:
         for _ in range(2):
             with store.db.session() as session:
-                upsert(session, PimsAppointment.__table__, rows,
+                upsert(session, PimsAppointment.__table__, rows,  # type: ignore[arg-type]
                        conflict_columns=["clinic_id", "external_id"],
                        update_columns=["starts_at", "status"], batch_size=500)
     finally:
