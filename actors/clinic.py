@@ -26,7 +26,7 @@ from daemon.observability import metrics
 from daemon.store import Store
 from daemon.store.clinics import ClinicView
 from daemon.store.syncs import SyncInProgress, SyncRecord
-from daemon.sync.requests import SyncRequest
+from daemon.sync.requests import SyncRequest, queue
 
 log = logging.getLogger("pims_sync.actors")
 
@@ -162,8 +162,7 @@ class ScheduledTrigger:
     def fire(self, due: Due) -> None:
         request = SyncRequest(sync_type=due.sync_type, trigger="schedule")
         try:
-            record = self.store.syncs.enqueue(self.clinic_id, due.sync_type, "schedule",
-                                              options=request.options_json())
+            record = queue(self.store.syncs, self.clinic_id, request)
         except SyncInProgress as busy:
             metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type,
                                                 outcome="skipped_overlap").inc()

@@ -21,7 +21,7 @@ from daemon.store import Store
 from daemon.store.clinics import ClinicNotFound
 from daemon.store.migrate import head_revision, is_current
 from daemon.store.syncs import SyncRecord, iso_utc
-from daemon.sync.requests import SyncRequest
+from daemon.sync.requests import SyncRequest, queue
 
 
 class SampledValue:
@@ -93,14 +93,7 @@ class ActorDispatcher:
         actor = self.directory.actor_for(clinic_id)
         if actor is None:
             raise ClinicNotServed(f"clinic {clinic_id} is not being served by this daemon yet")
-        record = self.store.syncs.enqueue(
-            clinic_id,
-            request.sync_type,
-            request.trigger,
-            start_date=request.start_date,
-            end_date=request.end_date,
-            options=request.options_json(),
-        )
+        record = queue(self.store.syncs, clinic_id, request)
         actor.tell(RunSync(record.id))
         return record
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daemon.store.database import Database
 from daemon.store.models import Clinic, ClinicScheduleConfig
@@ -87,6 +88,18 @@ def _view(clinic: Clinic, config: ClinicScheduleConfig) -> ClinicView:
     )
 
 
+def _load_for_update(
+    session: Session, clinic_id: uuid.UUID
+) -> tuple[Clinic, ClinicScheduleConfig]:
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise ClinicNotFound(clinic_id)
+    config = session.execute(
+        select(ClinicScheduleConfig).where(ClinicScheduleConfig.clinic_id == clinic_id)
+    ).scalar_one()
+    return clinic, config
+
+
 class ClinicRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -154,12 +167,7 @@ class ClinicRepository:
             "daily_hours": "daily_hours",
         }
         with self.db.session() as session:
-            clinic = session.get(Clinic, clinic_id)
-            if clinic is None:
-                raise ClinicNotFound(clinic_id)
-            config = session.execute(
-                select(ClinicScheduleConfig).where(ClinicScheduleConfig.clinic_id == clinic_id)
-            ).scalar_one()
+            clinic, config = _load_for_update(session, clinic_id)
             now = utcnow()
             for key, value in changes.items():
                 if value is None:
@@ -185,12 +193,7 @@ class ClinicRepository:
         self, clinic_id: uuid.UUID, sync_type: str, entry: ScheduleEntry | None
     ) -> ClinicView:
         with self.db.session() as session:
-            clinic = session.get(Clinic, clinic_id)
-            if clinic is None:
-                raise ClinicNotFound(clinic_id)
-            config = session.execute(
-                select(ClinicScheduleConfig).where(ClinicScheduleConfig.clinic_id == clinic_id)
-            ).scalar_one()
+            clinic, config = _load_for_update(session, clinic_id)
             # One entry per type: replace in place so the list keeps its order.
             kept = [item for item in (config.sync_schedules or []) if item.get("type") != sync_type]
             if entry is not None:

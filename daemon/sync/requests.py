@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uuid
+
+    from daemon.store.syncs import SyncRecord, SyncRunRepository
 
 DEFAULT_PARALLEL_BATCH_SIZE = 5
 DEFAULT_LOOKBACK_DAYS = 7
@@ -39,3 +44,16 @@ class SyncRequest:
             if isinstance(data.get(key), str):
                 data[key] = date.fromisoformat(data[key])
         return cls(**data)
+
+
+def queue(syncs: SyncRunRepository, clinic_id: uuid.UUID, request: SyncRequest) -> SyncRecord:
+    """Insert the ``queued`` row for ``request``; raises ``SyncInProgress`` when a sync of that
+    type is already queued or running for the clinic."""
+    return syncs.enqueue(
+        clinic_id,
+        request.sync_type,
+        request.trigger,
+        start_date=request.start_date,
+        end_date=request.end_date,
+        options=request.options_json(),
+    )

@@ -30,7 +30,7 @@ from daemon.sync.providers import ProviderFactory
 from daemon.sync.ranges import Clock, InvalidRange, clinic_today, utc_clock
 from daemon.sync.reconciliation import Reconciliation
 from daemon.sync.report import SyncAborted, SyncCancelled, SyncReport, error_code_of
-from daemon.sync.requests import SyncRequest
+from daemon.sync.requests import SyncRequest, queue
 from daemon.sync.service import SyncService
 
 SERVICES: dict[str, SyncService] = {
@@ -67,14 +67,7 @@ class SyncRunner:
 
     def enqueue(self, clinic_id: uuid.UUID, request: SyncRequest) -> SyncRecord:
         """Queue a sync (raises ``SyncInProgress`` when one of that type is queued/running)."""
-        return self.store.syncs.enqueue(
-            clinic_id,
-            request.sync_type,
-            request.trigger,
-            start_date=request.start_date,
-            end_date=request.end_date,
-            options=request.options_json(),
-        )
+        return queue(self.store.syncs, clinic_id, request)
 
     def submit_and_run(
         self,

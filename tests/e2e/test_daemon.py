@@ -304,3 +304,39 @@ def test_schemathesis_against_the_real_daemon(tmp_path: Path) -> None:
     finally:
         d.stop()
         simulator.stop()
+
+
+def test_logs_reach_axiom_and_a_hanging_axiom_never_stalls_a_sync(tmp_path: Path) -> None:
+    from tests.observability.fake_axiom import FakeAxiom
+
+    axiom = FakeAxiom().start()
+    simulator = SimulatorServer().start()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
+           "PIMS_ENCRYPTION_KEY": KEY, "HOST": "127.0.0.1", "BROWSER_POOL_SIZE": "1",
+           "AXIOM_API_TOKEN": axiom.token, "AXIOM_URL": axiom.url, "AXIOM_DATASET": "e2e",
+           "SHUTDOWN_GRACE_S": "2"}
+    d = Deployment(tmp_path, simulator, env)
+    try:
+        assert d.cli("migrate").returncode == 0
+        _clinic_id, key = d.add_clinic("Logged Clinic")
+        d.start()
+        first = d.post("inbound", key).json()
+        assert first["status"] == "completed"
+        shipped = wait_for(lambda: [e for e in axiom.events if e.get("message") == "sync finished"
+                                    and e.get("sync_id") == first["syncId"]], 30,
+                           "the sync's last log line in Axiom")
+        assert shipped[0]["sync_type"] == "inbound" and shipped[0]["_time"].endswith("Z")
+        for secret in (PASSWORD, KEY, key):
+            assert all(secret not in json.dumps(event) for event in axiom.events)
+
+        axiom.mode = "hang"
+        stalled_from = len(axiom.attempts)
+        second = d.post("cases", key)
+        assert second.status_code == 200 and second.json()["status"] == "completed"
+        wait_for(lambda: len(axiom.attempts) > stalled_from, 30, "a request Axiom leaves hanging")
+        assert d.stop(signal.SIGTERM, timeout=60) == 0  # the final flush is bounded
+    finally:
+        if d.process is not None and d.process.poll() is None:
+            d.process.kill()
+        simulator.stop()
+        axiom.stop()

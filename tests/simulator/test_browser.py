@@ -8,22 +8,14 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from providers.browsers.chromium import DEBIAN_CHROMIUM, LAUNCH_FLAGS
 from providers.idexx_neo.simulator import SESSION_COOKIE, SimulatorServer
 from tests.simulator.conftest import TODAY, get_calendar, run
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM = DEBIAN_CHROMIUM
+FLAGS = list(LAUNCH_FLAGS)
 NAV_TIMEOUT_MS = 15_000
 
 
