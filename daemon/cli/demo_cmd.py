@@ -219,6 +219,12 @@ async def _drive(base: str, key: str, console: Console) -> dict[str, dict[str, A
 # -- summary --------------------------------------------------------------------------------------
 
 
+def _duration(milliseconds: object) -> str:
+    if not isinstance(milliseconds, int):
+        return "-"
+    return f"{milliseconds} ms" if milliseconds < 1000 else f"{milliseconds / 1000:.1f} s"
+
+
 def _holdings(db_url: str, clinic: ClinicView) -> str:
     """What the demo clinic's rows look like now: what the phone agent and callers would see."""
     from sqlalchemy import func, select
@@ -262,7 +268,7 @@ def _summary(
             sync_type,
             str(result.get("status")),
             stats,
-            "-" if duration is None else f"{duration / 1000:.1f} s",
+            _duration(duration),
         )
     out.print(table)
     any_id = next(iter(results.values()), {}).get("syncId", "<syncId>")

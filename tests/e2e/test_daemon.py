@@ -239,6 +239,17 @@ def test_health_ready_metrics_schedules(deployment: Deployment) -> None:
     assert schedules[0]["type"] == "cases" and schedules[0]["nextRunAt"].endswith("Z")
 
 
+def test_sigusr1_logs_every_thread_stack(deployment: Deployment) -> None:
+    assert deployment.process is not None
+    deployment.process.send_signal(signal.SIGUSR1)
+    stacks = wait_for(lambda: [line for line in deployment.output().splitlines()
+                               if '"message": "thread ' in line and "stack:" in line], 30,
+                      "thread stacks in the log")
+    assert any("MainThread" in line for line in stacks)
+    assert deployment.process.poll() is None  # still serving
+    assert deployment.get("/health").status_code == 200
+
+
 def test_nothing_secret_in_what_the_process_printed(deployment: Deployment) -> None:
     printed = deployment.output()
     assert printed, "the daemon printed nothing at all"
