@@ -18,11 +18,11 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from daemon.store.database import Database
 from daemon.store.models import Case
+from daemon.store.upsert import upsert
 
 CASE_TABLE: Table = Case.__table__  # type: ignore[assignment]
 
@@ -218,11 +218,11 @@ class CaseRepository:
 # -- the bulk write ---------------------------------------------------------------------------
 #
 # Never a multi-row VALUES statement built (and compiled by SQLAlchemy) anew for every batch:
-# compiling a 500-row statement costs more than running it. SQLite executes one cached
-# statement for many parameter sets. PostgreSQL gets its fastest paths straight through
-# psycopg (skipping SQLAlchemy's per-value processing): a large batch is COPYed into a
-# temporary table and merged with one INSERT … ON CONFLICT; a small one is sent with
-# executemany, which pipelines the rows (one round trip per page, not per row).
+# compiling a 500-row statement costs more than running it. SQLite goes through the shared
+# upsert (one cached statement for many parameter sets). PostgreSQL gets its fastest paths
+# straight through psycopg (skipping SQLAlchemy's per-value processing): a large batch is
+# COPYed into a temporary table and merged with one INSERT … ON CONFLICT; a small one is sent
+# with executemany, which pipelines the rows (one round trip per page, not per row).
 # ``benchmarks/upserts.py`` has the figures.
 
 COPY_THRESHOLD = 500
@@ -253,13 +253,8 @@ def bulk_upsert(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         else:
             _pg_executemany(session, unique)
     else:
-        insert = sqlite.insert(CASE_TABLE)
-        statement = insert.on_conflict_do_update(
-            index_elements=["clinic_id", "external_id"],
-            set_={column: insert.excluded[column] for column in UPDATE_COLUMNS},
-        )
-        for start in range(0, len(unique), WRITE_PAGE):
-            session.execute(statement, unique[start : start + WRITE_PAGE])
+        upsert(session, CASE_TABLE, unique, conflict_columns=("clinic_id", "external_id"),
+               update_columns=UPDATE_COLUMNS, batch_size=WRITE_PAGE)
     return len(unique)
 
 
