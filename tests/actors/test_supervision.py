@@ -19,7 +19,7 @@ import pytest
 from actors.clinic import ClinicActor
 from actors.config_watcher import ConfigWatcher
 from actors.directory import ClinicDirectory
-from actors.messages import PollNow, RunSync
+from actors.messages import PollNow, RunSync, Sweep
 from actors.supervisor import Supervisor
 from daemon.observability import metrics
 from daemon.store import Store
@@ -170,3 +170,26 @@ def test_scheduled_tick_during_a_running_sync_of_that_type_is_skipped(
     queued = wait_for(lambda: store.syncs.latest(clinic_id, "cases", trigger="schedule"))
     assert queued.trigger == "schedule"
     wait_for(lambda: (r := store.syncs.get(queued.id)) is not None and r.status == "completed")
+
+
+def test_sweeper_interrupts_runs_whose_heartbeat_stopped(store: Store) -> None:
+    from actors.sweeper import Sweeper
+    from daemon.store.models import ScheduleSync
+
+    clinic_id = _clinic(store, "A")
+    stale = store.syncs.enqueue(clinic_id, "cases", "api")
+    assert store.syncs.start(stale.id)
+    fresh = store.syncs.enqueue(clinic_id, "inbound", "api")  # queued: left for its actor
+    with store.db.session() as session:
+        row = session.get(ScheduleSync, stale.id)
+        assert row is not None
+        row.heartbeat_at = datetime.now(UTC) - timedelta(minutes=3)
+    sweeper = Sweeper.start(store=store, interval_s=3600)
+    try:
+        assert sweeper.ask(Sweep()) == 1
+    finally:
+        sweeper.stop()
+    swept = store.syncs.get(stale.id)
+    assert swept is not None and swept.status == "interrupted"
+    waiting = store.syncs.get(fresh.id)
+    assert waiting is not None and waiting.status == "queued"
