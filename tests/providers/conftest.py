@@ -9,36 +9,21 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import date
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from providers.base import BrowserLease, Credentials, MemorySessionStore, ProviderContext
+from providers.base import MemorySessionStore, ProviderContext
 from providers.browsers import BrowserPool
-from providers.idexx_neo.client import ClientSettings, RetryPolicy
-from providers.idexx_neo.login import LoginTimeouts
 from providers.idexx_neo.provider import IdexxNeoProvider, NeoSettings
 from providers.idexx_neo.simulator import SimulatorServer
+from tests.support import CREDENTIALS, TODAY, ZONE, CountingBrowsers, fast_settings
 
 T = TypeVar("T")
 
-TODAY = date(2026, 3, 4)  # the simulator's "today": the week after crosses the US DST change
-ZONE = "America/Los_Angeles"
-CREDENTIALS = Credentials(username="demo", password="demo-password", company_id="demo-clinic")
-
-FAST = NeoSettings(
-    client=ClientSettings(
-        connect_timeout_s=2.0,
-        total_timeout_s=5.0,
-        retry=RetryPolicy(retries=3, base_delay_s=0.01, max_delay_s=0.05),
-    ),
-    login=LoginTimeouts(page_s=5.0, step_s=5.0, outcome_s=5.0),
-    lease_timeout_s=30.0,
-)
+FAST = fast_settings(login_s=5.0)
 
 
 def run(coroutine: Awaitable[T]) -> T:
@@ -69,17 +54,6 @@ class RecordingObserver:
         with self._lock:
             return [outcome for name, outcome in self.requests if name == endpoint]
 
-
-class CountingBrowsers:
-    """A ``BrowserSource`` that counts the leases it hands out."""
-
-    def __init__(self, pool: BrowserPool) -> None:
-        self.pool = pool
-        self.leases = 0
-
-    def lease(self, timeout_s: float = 60.0) -> AbstractAsyncContextManager[BrowserLease]:
-        self.leases += 1
-        return self.pool.lease(timeout_s)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from providers.base import (
 from providers.idexx_neo.client import ClientSettings, RequestRejected, RetryPolicy
 from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.providers.conftest import CREDENTIALS, FAST, TODAY, Harness, ProviderFactory, run
+from tests.providers.conftest import FAST, Harness, ProviderFactory, run
+from tests.support import CREDENTIALS, TODAY
 
 WEEK = (TODAY - timedelta(days=7), TODAY + timedelta(days=7))
 

@@ -20,7 +20,8 @@ from providers.browsers import BrowserPool
 from providers.idexx_neo.login import LoginTimeouts
 from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SESSION_COOKIE, SimulatorServer
-from tests.providers.conftest import CREDENTIALS, FAST, TODAY, ProviderFactory, run
+from tests.providers.conftest import FAST, ProviderFactory, run
+from tests.support import CREDENTIALS, TODAY
 
 pytestmark = pytest.mark.browser
 

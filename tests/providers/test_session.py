@@ -9,7 +9,8 @@ import pytest
 from providers.base import AuthenticationFailed, SessionLost
 from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.providers.conftest import CREDENTIALS, TODAY, ProviderFactory, run
+from tests.providers.conftest import ProviderFactory, run
+from tests.support import CREDENTIALS, TODAY
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.providers.conftest import TODAY, ZONE
+from tests.support import TODAY, ZONE
 
 REPO = Path(__file__).resolve().parents[2]
 START, END = TODAY - timedelta(days=7), TODAY + timedelta(days=7)  # crosses 2026-03-08 (DST)

@@ -31,34 +31,24 @@ from daemon.sync.report import CASE_OUTCOMES, INBOUND_OUTCOMES
 from daemon.sync.requests import SyncRequest
 from daemon.sync.runner import SyncRunner
 from providers.base import (
-    Credentials,
     MemorySessionStore,
     NullObserver,
     PimsProvider,
     ProviderContext,
 )
 from providers.browsers import BrowserPool
-from providers.idexx_neo.client import ClientSettings, RetryPolicy
-from providers.idexx_neo.login import LoginTimeouts
-from providers.idexx_neo.provider import IdexxNeoProvider, NeoSettings
+from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
-
-# A Wednesday: the default scenario has finalized visits yesterday and today, an all-day
-# block the week after, and the US DST change (March 8) inside the inbound horizon.
-TODAY = date(2026, 3, 4)
-ZONE = "America/Los_Angeles"
-PROVIDER = "idexx-neo"
-CREDENTIALS = Credentials(username="demo", password="demo-password", company_id="demo-clinic")
-
-FAST = NeoSettings(
-    client=ClientSettings(
-        connect_timeout_s=2.0,
-        total_timeout_s=5.0,
-        retry=RetryPolicy(retries=3, base_delay_s=0.01, max_delay_s=0.05),
-    ),
-    login=LoginTimeouts(page_s=10.0, step_s=10.0, outcome_s=10.0),
-    lease_timeout_s=30.0,
+from tests.support import (
+    CREDENTIALS,
+    PROVIDER,
+    TODAY,
+    ZONE,
+    add_simulated_clinic,
+    fast_settings,
 )
+
+FAST = fast_settings(login_s=10.0)
 
 
 def fixed_clock(moment: datetime) -> Any:
@@ -179,16 +169,7 @@ def make_harness(
     clock: Any = CLOCK,
     timezone: str = ZONE,
 ) -> Harness:
-    clinic = store.clinics.add(
-        name="Test Clinic", timezone=timezone, provider=PROVIDER, base_url=sim.url
-    )
-    store.credentials.set(
-        clinic.id,
-        provider=PROVIDER,
-        username=CREDENTIALS.username,
-        password=CREDENTIALS.password,
-        company_id=CREDENTIALS.company_id,
-    )
+    clinic = add_simulated_clinic(store, "Test Clinic", sim.url, timezone)
     if session is not None:
         store.session_store(clinic.id).save(session, None)
     providers = ProviderFactory(

@@ -14,14 +14,8 @@ from daemon.sync.case_rules import case_type
 from daemon.sync.runner import SyncRunner
 from providers.browsers import BrowserPool
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.sync.conftest import (
-    PROVIDER,
-    TODAY,
-    YESTERDAY,
-    Harness,
-    finalized_with_consultation,
-    make_harness,
-)
+from tests.support import PROVIDER, TODAY
+from tests.sync.conftest import YESTERDAY, Harness, finalized_with_consultation, make_harness
 
 LA_OFFSET = timedelta(hours=8)  # PST on TODAY
 

@@ -21,7 +21,8 @@ from providers.browsers import BrowserPool
 from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
 from tests.cli.conftest import Cli
-from tests.sync.conftest import CREDENTIALS, FAST, PROVIDER, ZONE, finalized_with_consultation
+from tests.support import CREDENTIALS, PROVIDER, ZONE, add_simulated_clinic
+from tests.sync.conftest import FAST, finalized_with_consultation
 
 LA = ZoneInfo(ZONE)
 
@@ -52,16 +53,7 @@ def live_session(live_sim: SimulatorServer, pool: BrowserPool) -> str:
 @pytest.fixture
 def clinic(store: Store, live_sim: SimulatorServer, live_session: str) -> ClinicView:
     live_sim.reset()
-    view = store.clinics.add(
-        name="CLI Clinic", timezone=ZONE, provider=PROVIDER, base_url=live_sim.url
-    )
-    store.credentials.set(
-        view.id,
-        provider=PROVIDER,
-        username=CREDENTIALS.username,
-        password=CREDENTIALS.password,
-        company_id=CREDENTIALS.company_id,
-    )
+    view = add_simulated_clinic(store, "CLI Clinic", live_sim.url)
     store.session_store(view.id).save(live_session, None)
     return view
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from daemon.store.models import ScheduleSlot
-from tests.sync.conftest import TODAY, Harness, events_on, finalized_with_consultation
+from tests.support import TODAY
+from tests.sync.conftest import Harness, events_on, finalized_with_consultation
 
 HORIZON_END = TODAY + timedelta(days=13)
 

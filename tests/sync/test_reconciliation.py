@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.sync.conftest import TODAY, YESTERDAY, Harness, finalized_with_consultation
+from tests.support import TODAY
+from tests.sync.conftest import YESTERDAY, Harness, finalized_with_consultation
 
 
 def live_cases(harness: Harness) -> set[str]:

@@ -23,9 +23,8 @@ from providers.base import NullObserver, PimsProvider, ProviderContext
 from providers.browsers import BrowserPool
 from providers.idexx_neo.simulator import SimulatorServer
 from tests.observability.polling import wait_until
+from tests.support import TODAY, ZONE
 from tests.sync.conftest import (
-    TODAY,
-    ZONE,
     Harness,
     assert_stats_add_up,
     finalized_with_consultation,
