@@ -164,16 +164,23 @@ class ScheduledTrigger:
         try:
             record = queue(self.store.syncs, self.clinic_id, request)
         except SyncInProgress as busy:
-            metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type,
-                                                outcome="skipped_overlap").inc()
-            log.info("scheduled %s sync skipped: %s is still %s", due.sync_type, busy.sync_id,
-                     busy.status, extra={"clinic_id": str(self.clinic_id)})
+            metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="skipped_overlap").inc()
+            log.info(
+                "scheduled %s sync skipped: %s is still %s",
+                due.sync_type,
+                busy.sync_id,
+                busy.status,
+                extra={"clinic_id": str(self.clinic_id)},
+            )
             return
         metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="queued").inc()
         self.actor.tell(RunSync(record.id))
 
     def missed(self, due: Due) -> None:
         metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="missed").inc()
-        log.warning("scheduled %s sync for %s missed by more than the grace period",
-                    due.sync_type, due.scheduled_for.isoformat(),
-                    extra={"clinic_id": str(self.clinic_id)})
+        log.warning(
+            "scheduled %s sync for %s missed by more than the grace period",
+            due.sync_type,
+            due.scheduled_for.isoformat(),
+            extra={"clinic_id": str(self.clinic_id)},
+        )

@@ -34,8 +34,9 @@ def chromium_pss() -> int:
 
 
 def status_of(base: str, key: str, sync_id: str) -> str:
-    request = urllib.request.Request(f"{base}/api/sync/inbound/{sync_id}",
-                                     headers={"X-API-Key": key})
+    request = urllib.request.Request(
+        f"{base}/api/sync/inbound/{sync_id}", headers={"X-API-Key": key}
+    )
     with urllib.request.urlopen(request, timeout=30) as reply:
         return str(json.loads(reply.read())["status"])
 
@@ -95,13 +96,19 @@ def main() -> None:
         ideal = rounds * login + cached
         print(f"{CLINICS} clinics, inbound sync each, pool of {POOL} browsers, fresh logins")
         print(f"  one login alone {login:5.2f} s; a sync on a cached session {cached:5.2f} s")
-        print(f"  wall {wall:6.2f} s   ideal (ceil({CLINICS}/{POOL}) x login + sync) {ideal:6.2f} s"
-              f"   ratio {wall / ideal:4.2f}")
-        print(f"  per pool round: {wall / rounds:5.2f} s (one login alone: {login:5.2f} s; "
-              f"a login beside other work: {paired_login:5.2f} s)")
+        print(
+            f"  wall {wall:6.2f} s   ideal (ceil({CLINICS}/{POOL}) x login + sync) {ideal:6.2f} s"
+            f"   ratio {wall / ideal:4.2f}"
+        )
+        print(
+            f"  per pool round: {wall / rounds:5.2f} s (one login alone: {login:5.2f} s; "
+            f"a login beside other work: {paired_login:5.2f} s)"
+        )
         print(f"  outcomes: {sorted(set(statuses.values()))}")
-        print(f"  peak memory, daemon RSS + browser PSS: {peak[0] / 2**20:7.1f} MiB"
-              "   (target <= 1536 MiB)")
+        print(
+            f"  peak memory, daemon RSS + browser PSS: {peak[0] / 2**20:7.1f} MiB"
+            "   (target <= 1536 MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -63,10 +63,19 @@ class Bench:
         from daemon.store.clinics import ScheduleEntry
 
         for index in range(clinics):
-            clinic = store.clinics.add(name=f"Clinic {index:03d}", timezone="America/Los_Angeles",
-                                       provider="idexx-neo", base_url=self.simulator_url)
-            store.credentials.set(clinic.id, provider="idexx-neo", username="demo",
-                                  password="demo-password", company_id="demo-clinic")
+            clinic = store.clinics.add(
+                name=f"Clinic {index:03d}",
+                timezone="America/Los_Angeles",
+                provider="idexx-neo",
+                base_url=self.simulator_url,
+            )
+            store.credentials.set(
+                clinic.id,
+                provider="idexx-neo",
+                username="demo",
+                password="demo-password",
+                company_id="demo-clinic",
+            )
             if schedules:
                 store.clinics.set_schedule(clinic.id, ScheduleEntry("inbound", "0 6 * * *"))
                 store.clinics.set_schedule(clinic.id, ScheduleEntry("cases", "0 8,14,20 * * *"))
@@ -74,9 +83,16 @@ class Bench:
             self.keys.append(key)
             self.clinic_ids.append(str(clinic.id))
         db.dispose()
-        self.env = {**os.environ, "DATABASE_URL": url, "PIMS_ENCRYPTION_KEY": KEY,
-                    "HOST": "127.0.0.1", "LOG_LEVEL": "WARNING", "API_RATE_LIMIT_PER_MIN": "10000",
-                    "SYNC_WAIT_MAX_S": "600", "CONFIG_POLL_INTERVAL_S": "3600"}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "PIMS_ENCRYPTION_KEY": KEY,
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "API_RATE_LIMIT_PER_MIN": "10000",
+            "SYNC_WAIT_MAX_S": "600",
+            "CONFIG_POLL_INTERVAL_S": "3600",
+        }
 
     def start(self, **env: str) -> None:
         self.port = free_port()
@@ -84,7 +100,9 @@ class Bench:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "daemon", "run"],
                 env={**self.env, "PORT": str(self.port), **env},
-                stdout=subprocess.DEVNULL, stderr=log)
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -105,13 +123,22 @@ class Bench:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(120)
 
-    def trigger(self, key: str, sync_type: str, body: dict[str, object] | None = None,
-                asynchronous: bool = False) -> dict[str, object]:
+    def trigger(
+        self,
+        key: str,
+        sync_type: str,
+        body: dict[str, object] | None = None,
+        asynchronous: bool = False,
+    ) -> dict[str, object]:
         headers = {"X-API-Key": key, "Content-Type": "application/json"}
         if asynchronous:
             headers["Prefer"] = "respond-async"
-        request = urllib.request.Request(f"{self.base}/api/sync/{sync_type}", method="POST",
-                                         data=json.dumps(body or {}).encode(), headers=headers)
+        request = urllib.request.Request(
+            f"{self.base}/api/sync/{sync_type}",
+            method="POST",
+            data=json.dumps(body or {}).encode(),
+            headers=headers,
+        )
         with urllib.request.urlopen(request, timeout=900) as reply:
             result: dict[str, object] = json.loads(reply.read())
             return result
@@ -121,8 +148,10 @@ class Bench:
 def bench(scenario: str = "default", latency_ms: int = 0) -> Iterator[tuple[Bench, object]]:
     from providers.idexx_neo.simulator import SimulatorServer
 
-    with tempfile.TemporaryDirectory() as tmp, SimulatorServer(
-            scenario=scenario, latency_ms=latency_ms) as simulator:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SimulatorServer(scenario=scenario, latency_ms=latency_ms) as simulator,
+    ):
         harness = Bench(Path(tmp), simulator.url)
         try:
             yield harness, simulator

@@ -23,13 +23,17 @@ def main() -> None:
             harness.trigger(key, "inbound")
         done = threading.Event()
         today = datetime.now(ZoneInfo("America/Los_Angeles")).date()
-        body = {"startDate": (today - timedelta(days=13)).isoformat(), "endDate": today.isoformat(),
-                "forceFullSync": True}
+        body = {
+            "startDate": (today - timedelta(days=13)).isoformat(),
+            "endDate": today.isoformat(),
+            "forceFullSync": True,
+        }
 
         def sync_all() -> None:
-            threads = [threading.Thread(target=harness.trigger,
-                                        args=(key, "cases", body))
-                       for key in harness.keys]
+            threads = [
+                threading.Thread(target=harness.trigger, args=(key, "cases", body))
+                for key in harness.keys
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -52,8 +56,10 @@ def main() -> None:
         p99 = latencies[int(len(latencies) * 0.99) - 1]
         print(f"/health while {SYNCING} clinics sync (cases, scale data, 50 ms PIMS latency)")
         print(f"  samples {len(latencies)}, all taken while the syncs ran")
-        print(f"  p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   max {latencies[-1]:6.2f} ms"
-              "   (target p99 <= 50 ms)")
+        print(
+            f"  p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   max {latencies[-1]:6.2f} ms"
+            "   (target p99 <= 50 ms)"
+        )
 
 
 if __name__ == "__main__":

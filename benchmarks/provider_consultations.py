@@ -31,7 +31,7 @@ from providers.browsers import BrowserPool
 from providers.idexx_neo.provider import IdexxNeoProvider
 
 ZONE = "America/Los_Angeles"
-CREDENTIALS = Credentials("demo", "demo-password", "demo-clinic")
+CREDENTIALS = Credentials.of(username="demo", password="demo-password", company_id="demo-clinic")
 CONCURRENCIES = (1, 2, 5, 8, 16)
 FETCHES = 150
 

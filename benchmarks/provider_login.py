@@ -24,7 +24,7 @@ from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
 
 ZONE = "America/Los_Angeles"
-CREDENTIALS = Credentials("demo", "demo-password", "demo-clinic")
+CREDENTIALS = Credentials.of(username="demo", password="demo-password", company_id="demo-clinic")
 MIB = 2**20
 
 

@@ -98,7 +98,8 @@ class Daemon:
         # The "no successful sync for a day" alert must survive a restart.
         for clinic_id, sync_type, completed_at in store.syncs.last_successes():
             metrics.LAST_SUCCESS_TIMESTAMP.labels(clinic_id=str(clinic_id), type=sync_type).set(
-                completed_at.timestamp())
+                completed_at.timestamp()
+            )
 
         pool = BrowserPool(size=settings.browser_pool_size, chromium_path=settings.chromium_path)
         try:

@@ -10,8 +10,9 @@ provider borrows a browser for its login.
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -115,6 +116,11 @@ class Consultation:
     breed: str | None = None
 
 
+#: Called with each consultation id as it is settled: its consultation, or the error that
+#: stopped it.
+ConsultationCallback = Callable[[str, "Consultation | ProviderError"], None]
+
+
 @dataclass(frozen=True, slots=True)
 class BusinessHours:
     """Opening hours for one weekday (0 = Sunday … 6 = Saturday), clinic wall time."""
@@ -140,10 +146,65 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One field of a provider's login, as ``pims-sync credentials set`` takes it.
+
+    Each provider declares its own fields (:attr:`PimsProvider.credential_fields`); the CLI and
+    the credential store work from that declaration, so neither knows any PIMS's login shape.
+    """
+
+    #: The stored name, e.g. ``username`` or ``client_secret``.
+    name: str
+    #: The CLI option that carries it, e.g. ``--username``; a secret arrives on standard input
+    #: through ``--<option>-stdin`` (``--password-stdin``, ``--secret-stdin``) instead.
+    option: str
+    #: Read from standard input and never echoed (passwords, client secrets).
+    secret: bool = False
+    required: bool = True
+
+
 class Credentials:
-    username: str
-    password: str = field(repr=False)
-    company_id: str | None = field(default=None, repr=False)
+    """A clinic's PIMS login: the values of its provider's credential fields, by name.
+
+    The repr names the fields only, never a value, so a login can be logged by mistake without
+    leaking it.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values: dict[str, str] = dict(values)
+
+    @classmethod
+    def of(cls, **values: str | None) -> Credentials:
+        """``Credentials.of(username="u", password="p", company_id=None)``; ``None`` is left out."""
+        return cls({name: value for name, value in values.items() if value is not None})
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name)
+
+    def require(self, name: str) -> str:
+        """The field's value; a missing field is a login the PIMS could never accept."""
+        value = self._values.get(name)
+        if value is None or value == "":
+            raise AuthenticationFailed(f"the stored credentials have no {name!r}")
+        return value
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._values))
+
+    def values(self) -> tuple[str, ...]:
+        """Every value (for scrubbing echoes of them out of PIMS messages)."""
+        return tuple(self._values.values())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Credentials) and other._values == self._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"Credentials(fields={list(self.names())!r})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,6 +243,19 @@ class PimsUnavailable(ProviderError):
 
     code = "pims_unavailable"
     retryable = True
+
+
+class RateLimited(PimsUnavailable):
+    """The PIMS's rate limit could not be waited out within the sync's budget."""
+
+    code = "pims_rate_limited"
+
+
+class BadRequest(ProviderError):
+    """The PIMS refused the request with a 4xx that is neither an auth failure, a 404 nor a
+    429: a bug or a refusal on our side, never an outage, and never retried."""
+
+    code = "pims_bad_request"
 
 
 class NotFound(ProviderError):
@@ -263,6 +337,17 @@ class MemorySessionStore:
         self.state, self.expires_at = None, None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """Per-clinic settings a provider may need to read its PIMS (stored with the clinic, set with
+    ``pims-sync clinic set``). Providers that have no use for one ignore it."""
+
+    #: Status name (lower case) -> normalised status; overrides a provider's own word rules.
+    status_map: Mapping[str, AppointmentStatus] = field(default_factory=dict)
+    #: Appointment type names (lower case) that are blocks of time, beyond the provider's rules.
+    block_types: tuple[str, ...] = ()
+
+
 @dataclass
 class ProviderContext:
     """Everything a provider instance works with, for one clinic."""
@@ -274,6 +359,7 @@ class ProviderContext:
     browsers: BrowserSource | None = None
     max_concurrency: int = 5
     observer: RequestObserver = field(default_factory=NullObserver)
+    settings: ProviderSettings = field(default_factory=ProviderSettings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +376,8 @@ class PimsProvider(abc.ABC):
     name: ClassVar[str]
     #: True when a login needs a browser from ``ProviderContext.browsers``.
     needs_browser: ClassVar[bool] = False
+    #: The fields of this PIMS's login, in the order the CLI shows them.
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
@@ -312,6 +400,36 @@ class PimsProvider(abc.ABC):
     @abc.abstractmethod
     async def fetch_consultation(self, consultation_id: str) -> Consultation:
         """Raises :class:`NotFound` when the PIMS says it does not exist."""
+
+    async def fetch_consultations(
+        self,
+        consultation_ids: Sequence[str],
+        on_result: ConsultationCallback | None = None,
+    ) -> dict[str, Consultation | ProviderError]:
+        """Every consultation of ``consultation_ids``: each id maps to its consultation or to the
+        :class:`ProviderError` that stopped it (:class:`NotFound` when the PIMS says it does not
+        exist). One id failing never fails the others. ``on_result`` is called as each one is
+        settled, so that progress moves as items finish.
+
+        This default asks for one id at a time, at most ``context.max_concurrency`` at once;
+        a PIMS that can answer a batch in one request overrides it.
+        """
+        gate = asyncio.Semaphore(max(1, self.context.max_concurrency))
+        results: dict[str, Consultation | ProviderError] = {}
+
+        async def one(consultation_id: str) -> None:
+            async with gate:
+                result: Consultation | ProviderError
+                try:
+                    result = await self.fetch_consultation(consultation_id)
+                except ProviderError as error:
+                    result = error
+            results[consultation_id] = result
+            if on_result is not None:
+                on_result(consultation_id, result)
+
+        await asyncio.gather(*(one(cid) for cid in dict.fromkeys(consultation_ids)))
+        return results
 
     @abc.abstractmethod
     async def close(self) -> None: ...

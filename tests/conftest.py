@@ -75,9 +75,7 @@ def _truncate_all(url: str) -> None:
 
 
 @pytest.fixture(params=DIALECTS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """An empty, migrated database of each kind."""
     if request.param == "sqlite":
         target = tmp_path / "pims-sync.db"

@@ -19,7 +19,7 @@ from providers.idexx_neo.provider import NeoSettings
 TODAY = date(2026, 3, 4)
 ZONE = "America/Los_Angeles"
 PROVIDER = "idexx-neo"
-CREDENTIALS = Credentials(username="demo", password="demo-password", company_id="demo-clinic")
+CREDENTIALS = Credentials.of(username="demo", password="demo-password", company_id="demo-clinic")
 
 
 def fast_settings(login_s: float) -> NeoSettings:
@@ -55,8 +55,8 @@ def add_simulated_clinic(
     store.credentials.set(
         clinic.id,
         provider=PROVIDER,
-        username=CREDENTIALS.username,
-        password=CREDENTIALS.password,
-        company_id=CREDENTIALS.company_id,
+        username=CREDENTIALS.require("username"),
+        password=CREDENTIALS.require("password"),
+        company_id=CREDENTIALS.get("company_id"),
     )
     return clinic

@@ -32,8 +32,15 @@ from daemon.store.database import DatabaseUnavailable
 from daemon.store.secrets import NoCredentials
 
 COMMAND_MODULES = [
-    migrate_cmd, clinic_cmd, credentials_cmd, key_cmd, schedule_cmd, sync_cmd, run_cmd,
-    demo_cmd, simulator_cmd,
+    migrate_cmd,
+    clinic_cmd,
+    credentials_cmd,
+    key_cmd,
+    schedule_cmd,
+    sync_cmd,
+    run_cmd,
+    demo_cmd,
+    simulator_cmd,
 ]
 
 

@@ -238,26 +238,45 @@ def _holdings(db_url: str, clinic: ClinicView) -> str:
             def count(query: Any) -> int:
                 return int(session.scalar(query) or 0)
 
-            cases = count(select(func.count()).select_from(Case).where(
-                Case.clinic_id == clinic.id, Case.deleted_at.is_(None)))
-            appointments = count(select(func.count()).select_from(PimsAppointment).where(
-                PimsAppointment.clinic_id == clinic.id, PimsAppointment.deleted_at.is_(None)))
-            slots = count(select(func.count()).select_from(ScheduleSlot).where(
-                ScheduleSlot.clinic_id == clinic.id))
-            free = count(select(func.count()).select_from(ScheduleSlot).where(
-                ScheduleSlot.clinic_id == clinic.id, ScheduleSlot.booked < ScheduleSlot.capacity))
+            cases = count(
+                select(func.count())
+                .select_from(Case)
+                .where(Case.clinic_id == clinic.id, Case.deleted_at.is_(None))
+            )
+            appointments = count(
+                select(func.count())
+                .select_from(PimsAppointment)
+                .where(PimsAppointment.clinic_id == clinic.id, PimsAppointment.deleted_at.is_(None))
+            )
+            slots = count(
+                select(func.count())
+                .select_from(ScheduleSlot)
+                .where(ScheduleSlot.clinic_id == clinic.id)
+            )
+            free = count(
+                select(func.count())
+                .select_from(ScheduleSlot)
+                .where(
+                    ScheduleSlot.clinic_id == clinic.id, ScheduleSlot.booked < ScheduleSlot.capacity
+                )
+            )
     finally:
         db.dispose()
-    return (f"database   {cases} live cases, {appointments} PIMS appointments, {slots} slots "
-            f"({free} with free capacity) for {clinic.name}")
+    return (
+        f"database   {cases} live cases, {appointments} PIMS appointments, {slots} slots "
+        f"({free} with free capacity) for {clinic.name}"
+    )
 
 
 def _summary(
-    results: dict[str, dict[str, Any]], base: str, simulator_url: str, key: str,
-    clinic: ClinicView, holdings: str,
+    results: dict[str, dict[str, Any]],
+    base: str,
+    simulator_url: str,
+    key: str,
+    clinic: ClinicView,
+    holdings: str,
 ) -> str:
-    out = Console(file=io.StringIO(), force_terminal=False, width=200, record=True,
-                  soft_wrap=True)
+    out = Console(file=io.StringIO(), force_terminal=False, width=200, record=True, soft_wrap=True)
     table = Table(title=f"pims-sync demo — {clinic.name} ({clinic.timezone})")
     for column in ("sync", "status", "stats", "duration"):
         table.add_column(column)

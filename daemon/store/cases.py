@@ -253,8 +253,14 @@ def bulk_upsert(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         else:
             _pg_executemany(session, unique)
     else:
-        upsert(session, CASE_TABLE, unique, conflict_columns=("clinic_id", "external_id"),
-               update_columns=UPDATE_COLUMNS, batch_size=WRITE_PAGE)
+        upsert(
+            session,
+            CASE_TABLE,
+            unique,
+            conflict_columns=("clinic_id", "external_id"),
+            update_columns=UPDATE_COLUMNS,
+            batch_size=WRITE_PAGE,
+        )
     return len(unique)
 
 

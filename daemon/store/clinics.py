@@ -88,9 +88,7 @@ def _view(clinic: Clinic, config: ClinicScheduleConfig) -> ClinicView:
     )
 
 
-def _load_for_update(
-    session: Session, clinic_id: uuid.UUID
-) -> tuple[Clinic, ClinicScheduleConfig]:
+def _load_for_update(session: Session, clinic_id: uuid.UUID) -> tuple[Clinic, ClinicScheduleConfig]:
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
         raise ClinicNotFound(clinic_id)

@@ -83,7 +83,7 @@ class CredentialRepository:
             ).scalar_one_or_none()
             if row is None:
                 raise NoCredentials(clinic_id)
-            return Credentials(
+            return Credentials.of(
                 username=self.box.decrypt(row.username_encrypted, clinic_id=cid, what="username"),
                 password=self.box.decrypt(row.password_encrypted, clinic_id=cid, what="password"),
                 company_id=None
@@ -92,7 +92,7 @@ class CredentialRepository:
             )
 
     def username(self, clinic_id: uuid.UUID) -> str:
-        return self.get(clinic_id).username
+        return self.get(clinic_id).get("username") or ""
 
     def mark_validated(self, clinic_id: uuid.UUID) -> None:
         with self.db.session() as session:

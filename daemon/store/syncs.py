@@ -345,10 +345,14 @@ class SyncRunRepository:
         """(clinic, type, completed_at) of each clinic's latest completed sync per type."""
         with self.db.session() as session:
             rows = session.execute(
-                select(ScheduleSync.clinic_id, ScheduleSync.sync_type,
-                       func.max(ScheduleSync.completed_at))
+                select(
+                    ScheduleSync.clinic_id,
+                    ScheduleSync.sync_type,
+                    func.max(ScheduleSync.completed_at),
+                )
                 .where(ScheduleSync.status == "completed")
                 .group_by(ScheduleSync.clinic_id, ScheduleSync.sync_type)
             ).all()
-        return [(clinic_id, sync_type, when) for clinic_id, sync_type, when in rows
-                if when is not None]
+        return [
+            (clinic_id, sync_type, when) for clinic_id, sync_type, when in rows if when is not None
+        ]

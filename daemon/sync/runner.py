@@ -85,8 +85,12 @@ class SyncRunner:
             raise LookupError(f"sync {sync_id} does not exist")
         if record.status != "queued":
             return record  # already run, running elsewhere, or swept
-        with log_context(clinic_id=record.clinic_id, sync_id=record.id, sync_type=record.sync_type,
-                         trigger=record.trigger):
+        with log_context(
+            clinic_id=record.clinic_id,
+            sync_id=record.id,
+            sync_type=record.sync_type,
+            trigger=record.trigger,
+        ):
             waited = self._wait_turn(record, cancel)
             if waited is not None:
                 return waited

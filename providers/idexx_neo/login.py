@@ -176,10 +176,11 @@ async def _submit_form(
     async with _step("filling the login form", browser):
         company = page.locator(COMPANY_FIELD)
         # Some tenants have no company field: fill it only where it exists.
-        if credentials.company_id and await company.count() > 0:
-            await company.first.fill(credentials.company_id)
-        await page.locator(USERNAME_FIELD).first.fill(credentials.username)
-        await page.locator(PASSWORD_FIELD).first.fill(credentials.password)
+        company_id = credentials.get("company_id")
+        if company_id and await company.count() > 0:
+            await company.first.fill(company_id)
+        await page.locator(USERNAME_FIELD).first.fill(credentials.require("username"))
+        await page.locator(PASSWORD_FIELD).first.fill(credentials.require("password"))
     async with _step("submitting the login form", browser):
         try:
             # Judge the page the form leads to, not the form itself (which would still match
@@ -239,7 +240,7 @@ async def _judge(
 def _scrub(reason: str, credentials: Credentials) -> str:
     """The banner is Neo's text; keep it short and make sure it echoes none of our secrets."""
     text = " ".join(reason.split())[:200]
-    for secret in (credentials.password, credentials.company_id, credentials.username):
+    for secret in credentials.values():
         if secret:
             text = text.replace(secret, "***")
     return text or "no reason given"

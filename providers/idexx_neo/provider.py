@@ -19,6 +19,7 @@ from providers.base import (
     BranchPickerShown,
     BrowserUnavailable,
     Consultation,
+    CredentialField,
     Credentials,
     NotFound,
     PimsProvider,
@@ -58,6 +59,12 @@ class NeoSettings:
 class IdexxNeoProvider(PimsProvider):
     name: ClassVar[str] = "idexx-neo"
     needs_browser: ClassVar[bool] = True
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = (
+        CredentialField("username", "--username"),
+        CredentialField("password", "--password", secret=True),
+        # Some IDEXX Neo tenants have no company field on their login page.
+        CredentialField("company_id", "--company-id", required=False),
+    )
 
     def __init__(self, context: ProviderContext, settings: NeoSettings | None = None) -> None:
         super().__init__(context)

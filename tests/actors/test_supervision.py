@@ -54,8 +54,9 @@ class FinishingRunner:
             self.crashes -= 1
             raise RuntimeError("boom")
         self.ran.append(sync_id)
-        return self.store.syncs.finish(sync_id, status="completed", stats={}, errors=[],
-                                       error_code=None)
+        return self.store.syncs.finish(
+            sync_id, status="completed", stats={}, errors=[], error_code=None
+        )
 
 
 @pytest.fixture
@@ -64,26 +65,40 @@ def system(store: Store) -> Iterator[dict[str, Any]]:
     runner = FinishingRunner(store)
 
     def start_child(clinic: ClinicView, supervisor: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
-        return ClinicActor.start(clinic, store=store, runner=runner, directory=directory,
-                                 supervisor=supervisor, scheduler_enabled=True,
-                                 clock=lambda: datetime.now(UTC))
+        return ClinicActor.start(
+            clinic,
+            store=store,
+            runner=runner,
+            directory=directory,
+            supervisor=supervisor,
+            scheduler_enabled=True,
+            clock=lambda: datetime.now(UTC),
+        )
 
-    supervisor = Supervisor.start(directory=directory, start_child=start_child,
-                                  backoff_first_s=0.05)
+    supervisor = Supervisor.start(
+        directory=directory, start_child=start_child, backoff_first_s=0.05
+    )
     watcher = ConfigWatcher.start(store=store, supervisor=supervisor, interval_s=3600)
-    yield {"directory": directory, "runner": runner, "supervisor": supervisor,
-           "watcher": watcher, "store": store}
+    yield {
+        "directory": directory,
+        "runner": runner,
+        "supervisor": supervisor,
+        "watcher": watcher,
+        "store": store,
+    }
     runner.gate.set()
     pykka.ActorRegistry.stop_all()
 
 
 def _clinic(store: Store, name: str) -> uuid.UUID:
-    return store.clinics.add(name=name, timezone="America/Los_Angeles", provider="idexx-neo",
-                             base_url=None).id
+    return store.clinics.add(
+        name=name, timezone="America/Los_Angeles", provider="idexx-neo", base_url=None
+    ).id
 
 
 def test_one_actor_per_active_clinic_and_only_changed_clinics_touched(
-        system: dict[str, Any]) -> None:
+    system: dict[str, Any],
+) -> None:
     store, directory, watcher = system["store"], system["directory"], system["watcher"]
     a, b = _clinic(store, "A"), _clinic(store, "B")
     assert watcher.ask(PollNow()) == {"started": 2, "stopped": 0, "reconfigured": 0}
@@ -139,24 +154,38 @@ def test_syncs_of_one_clinic_run_one_at_a_time_in_order(system: dict[str, Any]) 
 
 
 def test_scheduled_tick_during_a_running_sync_of_that_type_is_skipped(
-        system: dict[str, Any]) -> None:
+    system: dict[str, Any],
+) -> None:
     store, directory, runner = system["store"], system["directory"], system["runner"]
     clinic_id = _clinic(store, "A")
     store.clinics.set_schedule(clinic_id, ScheduleEntry("cases", "* * * * *"))
     clinic = store.clinics.get(clinic_id)
     now = [datetime(2026, 11, 26, 16, 0, 30, tzinfo=UTC)]
     runner.gate.clear()
-    actor = ClinicActor.start(clinic, store=store, runner=runner, directory=directory,
-                              supervisor=None, scheduler_enabled=False, clock=lambda: now[0])
+    actor = ClinicActor.start(
+        clinic,
+        store=store,
+        runner=runner,
+        directory=directory,
+        supervisor=None,
+        scheduler_enabled=False,
+        clock=lambda: now[0],
+    )
     running = store.syncs.enqueue(clinic_id, "cases", "api")
     actor.tell(RunSync(running.id))
     wait_for(lambda: len(directory.running()) == 1)
     from actors.clinic import ScheduledTrigger
     from actors.cron_alarm import CronAlarm
     from actors.timetable import Timetable
+
     trigger = ScheduledTrigger(store, clinic_id, actor)  # driven by the injected clock below
-    alarm = CronAlarm(Timetable.build(clinic.schedules, clinic.timezone, now[0], {}),
-                      trigger.fire, trigger.missed, lambda: now[0], name="test")
+    alarm = CronAlarm(
+        Timetable.build(clinic.schedules, clinic.timezone, now[0], {}),
+        trigger.fire,
+        trigger.missed,
+        lambda: now[0],
+        name="test",
+    )
     skipped = metrics.SCHEDULED_RUNS_TOTAL.labels(type="cases", outcome="skipped_overlap")
     before = skipped._value.get()
     now[0] += timedelta(seconds=31)

@@ -12,8 +12,9 @@ from daemon.store.clinics import ScheduleEntry
 LA = "America/Los_Angeles"
 
 
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
-        second: int = 0) -> datetime:
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
@@ -31,16 +32,16 @@ def test_daily_entry_fires_once_at_its_local_time() -> None:
 def test_spring_forward_gap_runs_once_at_the_next_valid_minute() -> None:
     # 2026-03-08: clocks in Los Angeles jump from 02:00 to 03:00; 02:30 does not exist.
     times = list(_take(fire_times("30 2 * * *", LA, utc(2026, 3, 7, 8)), 3))
-    assert times[0] == utc(2026, 3, 7, 10, 30)   # 02:30 PST on the 7th
-    assert times[1] == utc(2026, 3, 8, 10, 0)    # 03:00 PDT on the 8th (the gap)
-    assert times[2] == utc(2026, 3, 9, 9, 30)    # 02:30 PDT on the 9th
+    assert times[0] == utc(2026, 3, 7, 10, 30)  # 02:30 PST on the 7th
+    assert times[1] == utc(2026, 3, 8, 10, 0)  # 03:00 PDT on the 8th (the gap)
+    assert times[2] == utc(2026, 3, 9, 9, 30)  # 02:30 PDT on the 9th
 
 
 def test_fall_back_repeat_runs_once() -> None:
     # 2026-11-01: 01:00-02:00 happens twice in Los Angeles.
     times = list(_take(fire_times("30 1 * * *", LA, utc(2026, 10, 31, 12)), 3))
-    assert times[0] == utc(2026, 11, 1, 8, 30)   # 01:30 PDT, the first occurrence
-    assert times[1] == utc(2026, 11, 2, 9, 30)   # next day 01:30 PST; the repeat was skipped
+    assert times[0] == utc(2026, 11, 1, 8, 30)  # 01:30 PDT, the first occurrence
+    assert times[1] == utc(2026, 11, 2, 9, 30)  # next day 01:30 PST; the repeat was skipped
     hourly = list(_take(fire_times("0 * * * *", LA, utc(2026, 11, 1, 7, 30)), 3))
     assert hourly == [utc(2026, 11, 1, 8), utc(2026, 11, 1, 10), utc(2026, 11, 1, 11)]
 
@@ -48,11 +49,13 @@ def test_fall_back_repeat_runs_once() -> None:
 def test_tick_missed_during_downtime_runs_once_within_grace() -> None:
     entry = ScheduleEntry("cases", "0 8 * * *")
     tick = utc(2026, 11, 26, 16, 0)  # 08:00 in Los Angeles
-    late = Timetable.build((entry,), LA, tick + timedelta(minutes=5),
-                           {"cases": tick - timedelta(days=1)})
+    late = Timetable.build(
+        (entry,), LA, tick + timedelta(minutes=5), {"cases": tick - timedelta(days=1)}
+    )
     assert [d.sync_type for d in late.due(tick + timedelta(minutes=5))] == ["cases"]
-    already_ran = Timetable.build((entry,), LA, tick + timedelta(minutes=5),
-                                  {"cases": tick + timedelta(seconds=2)})
+    already_ran = Timetable.build(
+        (entry,), LA, tick + timedelta(minutes=5), {"cases": tick + timedelta(seconds=2)}
+    )
     assert already_ran.due(tick + timedelta(minutes=5)) == []
     too_late = Timetable.build((entry,), LA, tick + timedelta(minutes=11), {"cases": None})
     assert too_late.due(tick + timedelta(minutes=11)) == []
@@ -76,14 +79,16 @@ def test_tick_later_than_grace_is_counted_missed_not_run() -> None:
 
 
 def test_disabled_entries_have_no_job() -> None:
-    table = Timetable.build((ScheduleEntry("inbound", "0 6 * * *", enabled=False),), LA,
-                            utc(2026, 11, 26), {})
+    table = Timetable.build(
+        (ScheduleEntry("inbound", "0 6 * * *", enabled=False),), LA, utc(2026, 11, 26), {}
+    )
     assert table.jobs == [] and table.next_wake() is None
 
 
 def test_next_fire_time_ignores_the_server_zone() -> None:
     import os
     import time
+
     before = os.environ.get("TZ")
     try:
         results = []

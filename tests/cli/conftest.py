@@ -26,13 +26,21 @@ class Cli:
     """Runs ``pims-sync`` as a user does: a real process, real environment, real database."""
 
     def __init__(self, database_url: str) -> None:
-        self.env = {**os.environ, "DATABASE_URL": database_url, "PIMS_ENCRYPTION_KEY": TEST_KEY,
-                    "LOG_FORMAT": "json"}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PIMS_ENCRYPTION_KEY": TEST_KEY,
+            "LOG_FORMAT": "json",
+        }
 
     def __call__(self, *args: str, stdin: str | None = None, **env: str) -> Result:
         done = subprocess.run(
-            [sys.executable, "-m", "daemon", *args], input=stdin, capture_output=True,
-            text=True, env={**self.env, **env}, timeout=120,
+            [sys.executable, "-m", "daemon", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**self.env, **env},
+            timeout=120,
         )
         return Result(done.returncode, done.stdout, done.stderr)
 

@@ -68,19 +68,37 @@ class Deployment:
         return f"http://127.0.0.1:{self.port}"
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "daemon", *args], input=stdin, text=True,
-                              capture_output=True, env=self.env, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "daemon", *args],
+            input=stdin,
+            text=True,
+            capture_output=True,
+            env=self.env,
+            timeout=120,
+        )
 
     def add_clinic(self, name: str) -> tuple[str, str]:
-        added = self.cli("clinic", "add", "--name", name, "--base-url", self.simulator.url,
-                         "--json")
+        added = self.cli(
+            "clinic", "add", "--name", name, "--base-url", self.simulator.url, "--json"
+        )
         assert added.returncode == 0, added.stderr
         clinic_id = json.loads(added.stdout)["id"]
-        stored = self.cli("credentials", "set", "--clinic", clinic_id, "--username", "demo",
-                          "--company-id", "demo-clinic", "--password-stdin", stdin=PASSWORD)
+        stored = self.cli(
+            "credentials",
+            "set",
+            "--clinic",
+            clinic_id,
+            "--username",
+            "demo",
+            "--company-id",
+            "demo-clinic",
+            "--password-stdin",
+            stdin=PASSWORD,
+        )
         assert stored.returncode == 0, stored.stderr
-        key = json.loads(self.cli("key", "create", "--clinic", clinic_id, "--name", "e2e",
-                                  "--json").stdout)["key"]
+        key = json.loads(
+            self.cli("key", "create", "--clinic", clinic_id, "--name", "e2e", "--json").stdout
+        )["key"]
         return clinic_id, key
 
     def start(self) -> None:
@@ -89,8 +107,12 @@ class Deployment:
         # Held open for the life of the process; closed by stop().
         self.logs = [(self.tmp / name).open("a") for name in ("stdout.log", "stderr.log")]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run"], env=self.env, text=True,
-            stdout=self.logs[0], stderr=self.logs[1])
+            [sys.executable, "-m", "daemon", "run"],
+            env=self.env,
+            text=True,
+            stdout=self.logs[0],
+            stderr=self.logs[1],
+        )
         wait_for(self._ready, 90, "the daemon's /ready")
 
     def _ready(self) -> bool:
@@ -103,16 +125,28 @@ class Deployment:
             return False
 
     def output(self) -> str:
-        return "".join((self.tmp / name).read_text() for name in ("stdout.log", "stderr.log")
-                       if (self.tmp / name).exists())
+        return "".join(
+            (self.tmp / name).read_text()
+            for name in ("stdout.log", "stderr.log")
+            if (self.tmp / name).exists()
+        )
 
-    def post(self, sync_type: str, key: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None) -> requests.Response:
+    def post(
+        self,
+        sync_type: str,
+        key: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if key is not None:
             sent["X-API-Key"] = key
-        return requests.post(f"{self.base}/api/sync/{sync_type}", headers=sent,
-                             data=json.dumps(body if body is not None else {}), timeout=120)
+        return requests.post(
+            f"{self.base}/api/sync/{sync_type}",
+            headers=sent,
+            data=json.dumps(body if body is not None else {}),
+            timeout=120,
+        )
 
     def get(self, path: str, key: str | None = None) -> requests.Response:
         headers = {} if key is None else {"X-API-Key": key}
@@ -133,15 +167,33 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("e2e")
     simulator = SimulatorServer().start()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'daemon.db'}",
-           "PIMS_ENCRYPTION_KEY": KEY, "HOST": "127.0.0.1", "SHUTDOWN_GRACE_S": "3",
-           "CONFIG_POLL_INTERVAL_S": "3600", "BROWSER_POOL_SIZE": "1", "SYNC_WAIT_MAX_S": "20",
-           "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "API_RATE_LIMIT_PER_MIN": "1000"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'daemon.db'}",
+        "PIMS_ENCRYPTION_KEY": KEY,
+        "HOST": "127.0.0.1",
+        "SHUTDOWN_GRACE_S": "3",
+        "CONFIG_POLL_INTERVAL_S": "3600",
+        "BROWSER_POOL_SIZE": "1",
+        "SYNC_WAIT_MAX_S": "20",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "API_RATE_LIMIT_PER_MIN": "1000",
+    }
     d = Deployment(tmp, simulator, env)
     assert d.cli("migrate").returncode == 0
     d.clinic_id, d.keys["main"] = d.add_clinic("E2E Clinic")
-    read_only = d.cli("key", "create", "--clinic", d.clinic_id, "--name", "reader",
-                      "--permission", "sync:read", "--json")
+    read_only = d.cli(
+        "key",
+        "create",
+        "--clinic",
+        d.clinic_id,
+        "--name",
+        "reader",
+        "--permission",
+        "sync:read",
+        "--json",
+    )
     d.keys["reader"] = json.loads(read_only.stdout)["key"]
     d.start()
     yield d
@@ -171,8 +223,12 @@ def test_async_trigger_409_and_sse_to_the_final_event(deployment: Deployment) ->
     key = deployment.keys["main"]
     deployment.simulator.set_faults(latency_ms=400)
     try:
-        started = deployment.post("cases", key, {"forceFullSync": True, "parallelBatchSize": 1},
-                                  headers={"Prefer": "respond-async"})
+        started = deployment.post(
+            "cases",
+            key,
+            {"forceFullSync": True, "parallelBatchSize": 1},
+            headers={"Prefer": "respond-async"},
+        )
         assert started.status_code == 202, started.text
         sync_id = started.json()["syncId"]
         assert started.json()["streamUrl"] == f"/api/sync/cases/{sync_id}/stream"
@@ -180,12 +236,16 @@ def test_async_trigger_409_and_sse_to_the_final_event(deployment: Deployment) ->
         assert busy.status_code == 409
         assert busy.json()["syncId"] == sync_id
         assert busy.json()["error"]["code"] == "sync_in_progress"
-        with requests.get(f"{deployment.base}/api/sync/cases/{sync_id}/stream",
-                          headers={"X-API-Key": key}, stream=True, timeout=120) as stream:
-            lines: list[str] = [line.decode() if isinstance(line, bytes) else line
-                                for line in stream.iter_lines()]
-            events = [line.split(":", 1)[1].strip() for line in lines
-                      if line.startswith("event:")]
+        with requests.get(
+            f"{deployment.base}/api/sync/cases/{sync_id}/stream",
+            headers={"X-API-Key": key},
+            stream=True,
+            timeout=120,
+        ) as stream:
+            lines: list[str] = [
+                line.decode() if isinstance(line, bytes) else line for line in stream.iter_lines()
+            ]
+            events = [line.split(":", 1)[1].strip() for line in lines if line.startswith("event:")]
         assert events[-1] in ("completed", "partial")
         assert set(events[:-1]) <= {"progress"}
     finally:
@@ -202,12 +262,21 @@ def test_authentication_matrix(deployment: Deployment) -> None:
     assert deployment.get(f"/api/sync/inbound/{sync_id['syncId']}", reader).status_code == 200
     assert deployment.get(f"/api/sync/inbound/{sync_id['syncId']}", other_key).status_code == 404
     assert deployment.get(f"/api/sync/inbound/{uuid.uuid4()}", key).status_code == 404
-    created = json.loads(deployment.cli("key", "create", "--clinic", deployment.clinic_id,
-                                        "--name", "short-lived", "--json").stdout)
+    created = json.loads(
+        deployment.cli(
+            "key", "create", "--clinic", deployment.clinic_id, "--name", "short-lived", "--json"
+        ).stdout
+    )
     assert deployment.cli("key", "revoke", created["id"]).returncode == 0
     assert deployment.get("/api/schedules", created["key"]).status_code == 401
-    wait_for(lambda: deployment.get(f"/api/sync/inbound/{sync_id['syncId']}", key).json()
-             ["status"] in ("completed", "partial", "failed"), 60, "the inbound sync to end")
+    wait_for(
+        lambda: (
+            deployment.get(f"/api/sync/inbound/{sync_id['syncId']}", key).json()["status"]
+            in ("completed", "partial", "failed")
+        ),
+        60,
+        "the inbound sync to end",
+    )
 
 
 def test_sighup_loads_a_new_clinic(deployment: Deployment) -> None:
@@ -216,11 +285,21 @@ def test_sighup_loads_a_new_clinic(deployment: Deployment) -> None:
     assert before.status_code == 503, before.text
     assert deployment.process is not None
     deployment.process.send_signal(signal.SIGHUP)
-    accepted = wait_for(lambda: (r := deployment.post("inbound", key, headers={
-        "Prefer": "respond-async"})).status_code == 202 and r, 30, "the new clinic to be served")
+    accepted = wait_for(
+        lambda: (
+            (r := deployment.post("inbound", key, headers={"Prefer": "respond-async"})).status_code
+            == 202
+            and r
+        ),
+        30,
+        "the new clinic to be served",
+    )
     sync_id = accepted.json()["syncId"]
-    wait_for(lambda: deployment.get(f"/api/sync/inbound/{sync_id}", key).json()["status"]
-             == "completed", 90, "the new clinic's sync")
+    wait_for(
+        lambda: deployment.get(f"/api/sync/inbound/{sync_id}", key).json()["status"] == "completed",
+        90,
+        "the new clinic's sync",
+    )
 
 
 def test_health_ready_metrics_schedules(deployment: Deployment) -> None:
@@ -230,11 +309,26 @@ def test_health_ready_metrics_schedules(deployment: Deployment) -> None:
     ready = deployment.get("/ready")
     assert ready.status_code == 200 and all(c["ok"] for c in ready.json()["checks"])
     metrics = deployment.get("/metrics").text
-    for name in ("pims_sync_syncs_total", "pims_sync_browser_pool_size",
-                 "pims_sync_http_requests_total", "pims_sync_pims_requests_total"):
+    for name in (
+        "pims_sync_syncs_total",
+        "pims_sync_browser_pool_size",
+        "pims_sync_http_requests_total",
+        "pims_sync_pims_requests_total",
+    ):
         assert name in metrics
-    assert deployment.cli("schedule", "set", "--clinic", deployment.clinic_id, "--type",
-                          "cases", "--cron", "0 8 * * *").returncode == 0
+    assert (
+        deployment.cli(
+            "schedule",
+            "set",
+            "--clinic",
+            deployment.clinic_id,
+            "--type",
+            "cases",
+            "--cron",
+            "0 8 * * *",
+        ).returncode
+        == 0
+    )
     schedules = deployment.get("/api/schedules", deployment.keys["main"]).json()["schedules"]
     assert schedules[0]["type"] == "cases" and schedules[0]["nextRunAt"].endswith("Z")
 
@@ -242,9 +336,15 @@ def test_health_ready_metrics_schedules(deployment: Deployment) -> None:
 def test_sigusr1_logs_every_thread_stack(deployment: Deployment) -> None:
     assert deployment.process is not None
     deployment.process.send_signal(signal.SIGUSR1)
-    stacks = wait_for(lambda: [line for line in deployment.output().splitlines()
-                               if '"message": "thread ' in line and "stack:" in line], 30,
-                      "thread stacks in the log")
+    stacks = wait_for(
+        lambda: [
+            line
+            for line in deployment.output().splitlines()
+            if '"message": "thread ' in line and "stack:" in line
+        ],
+        30,
+        "thread stacks in the log",
+    )
     assert any("MainThread" in line for line in stacks)
     assert deployment.process.poll() is None  # still serving
     assert deployment.get("/health").status_code == 200
@@ -259,9 +359,15 @@ def test_nothing_secret_in_what_the_process_printed(deployment: Deployment) -> N
 
 def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
     simulator = SimulatorServer().start()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
-           "PIMS_ENCRYPTION_KEY": KEY, "HOST": "127.0.0.1", "SHUTDOWN_GRACE_S": "2",
-           "BROWSER_POOL_SIZE": "1", "LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
+        "PIMS_ENCRYPTION_KEY": KEY,
+        "HOST": "127.0.0.1",
+        "SHUTDOWN_GRACE_S": "2",
+        "BROWSER_POOL_SIZE": "1",
+        "LOG_FORMAT": "json",
+    }
     d = Deployment(tmp_path, simulator, env)
     try:
         assert d.cli("migrate").returncode == 0
@@ -269,18 +375,25 @@ def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
         browsers_before = chromium_pids()
         d.start()
         simulator.set_faults(latency_ms=1500)
-        started = d.post("cases", key, {"parallelBatchSize": 1},
-                         headers={"Prefer": "respond-async"})
+        started = d.post(
+            "cases", key, {"parallelBatchSize": 1}, headers={"Prefer": "respond-async"}
+        )
         assert started.status_code == 202, started.text
         sync_id = started.json()["syncId"]
-        wait_for(lambda: d.get(f"/api/sync/cases/{sync_id}", key).json()["status"] == "running",
-                 30, "the sync to run")
+        wait_for(
+            lambda: d.get(f"/api/sync/cases/{sync_id}", key).json()["status"] == "running",
+            30,
+            "the sync to run",
+        )
         assert d.stop(signal.SIGTERM, timeout=60) == 0
         from sqlalchemy import create_engine, text
+
         engine = create_engine(env["DATABASE_URL"])
         with engine.connect() as connection:
-            row = connection.execute(text("SELECT status FROM schedule_syncs WHERE id = :id"),
-                                     {"id": uuid.UUID(sync_id).hex}).scalar()
+            row = connection.execute(
+                text("SELECT status FROM schedule_syncs WHERE id = :id"),
+                {"id": uuid.UUID(sync_id).hex},
+            ).scalar()
         engine.dispose()
         assert row in ("interrupted", "completed", "partial")
         wait_for(lambda: chromium_pids() <= browsers_before, 15, "Chromium to be gone")
@@ -295,20 +408,44 @@ def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
 def test_schemathesis_against_the_real_daemon(tmp_path: Path) -> None:
     """The OpenAPI document against the real process: real actors, real syncs, the simulator."""
     simulator = SimulatorServer().start()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
-           "PIMS_ENCRYPTION_KEY": KEY, "HOST": "127.0.0.1", "SYNC_WAIT_MAX_S": "1",
-           "API_RATE_LIMIT_PER_MIN": "1000000", "BROWSER_POOL_SIZE": "1", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
+        "PIMS_ENCRYPTION_KEY": KEY,
+        "HOST": "127.0.0.1",
+        "SYNC_WAIT_MAX_S": "1",
+        "API_RATE_LIMIT_PER_MIN": "1000000",
+        "BROWSER_POOL_SIZE": "1",
+        "LOG_LEVEL": "WARNING",
+    }
     d = Deployment(tmp_path, simulator, env)
     try:
         assert d.cli("migrate").returncode == 0
         _clinic_id, key = d.add_clinic("Fuzzed Clinic")
         d.start()
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "schemathesis"), "run", f"{d.base}/openapi.json",
-             "--header", f"X-API-Key: {key}", "--checks", "all",
-             "--exclude-checks", "positive_data_acceptance", "--max-examples", "25",
-             "--seed", "20261126", "--request-timeout", "60"],
-            capture_output=True, text=True, timeout=380, cwd=tmp_path)
+            [
+                str(Path(sys.executable).parent / "schemathesis"),
+                "run",
+                f"{d.base}/openapi.json",
+                "--header",
+                f"X-API-Key: {key}",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+                "--max-examples",
+                "25",
+                "--seed",
+                "20261126",
+                "--request-timeout",
+                "60",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=380,
+            cwd=tmp_path,
+        )
         output = done.stdout + done.stderr
         assert done.returncode == 0, output[-20000:]
         assert " 500 " not in output
@@ -322,10 +459,17 @@ def test_logs_reach_axiom_and_a_hanging_axiom_never_stalls_a_sync(tmp_path: Path
 
     axiom = FakeAxiom().start()
     simulator = SimulatorServer().start()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
-           "PIMS_ENCRYPTION_KEY": KEY, "HOST": "127.0.0.1", "BROWSER_POOL_SIZE": "1",
-           "AXIOM_API_TOKEN": axiom.token, "AXIOM_URL": axiom.url, "AXIOM_DATASET": "e2e",
-           "SHUTDOWN_GRACE_S": "2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
+        "PIMS_ENCRYPTION_KEY": KEY,
+        "HOST": "127.0.0.1",
+        "BROWSER_POOL_SIZE": "1",
+        "AXIOM_API_TOKEN": axiom.token,
+        "AXIOM_URL": axiom.url,
+        "AXIOM_DATASET": "e2e",
+        "SHUTDOWN_GRACE_S": "2",
+    }
     d = Deployment(tmp_path, simulator, env)
     try:
         assert d.cli("migrate").returncode == 0
@@ -333,9 +477,15 @@ def test_logs_reach_axiom_and_a_hanging_axiom_never_stalls_a_sync(tmp_path: Path
         d.start()
         first = d.post("inbound", key).json()
         assert first["status"] == "completed"
-        shipped = wait_for(lambda: [e for e in axiom.events if e.get("message") == "sync finished"
-                                    and e.get("sync_id") == first["syncId"]], 30,
-                           "the sync's last log line in Axiom")
+        shipped = wait_for(
+            lambda: [
+                e
+                for e in axiom.events
+                if e.get("message") == "sync finished" and e.get("sync_id") == first["syncId"]
+            ],
+            30,
+            "the sync's last log line in Axiom",
+        )
         assert shipped[0]["sync_type"] == "inbound" and shipped[0]["_time"].endswith("Z")
         for secret in (PASSWORD, KEY, key):
             assert all(secret not in json.dumps(event) for event in axiom.events)

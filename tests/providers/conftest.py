@@ -55,7 +55,6 @@ class RecordingObserver:
             return [outcome for name, outcome in self.requests if name == endpoint]
 
 
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimulatorServer]:
     with SimulatorServer(today=TODAY, timezone=ZONE) as server:

@@ -45,7 +45,7 @@ def test_real_browser_login_stores_the_session(
     assert state is not None and harness.store.expires_at is not None
     cookies = json.loads(state)["cookies"]
     assert SESSION_COOKIE in {c["name"] for c in cookies}
-    assert CREDENTIALS.password not in state
+    assert CREDENTIALS.require("password") not in state
     assert pool.stats()["in_use"] == 0  # the lease was returned before the JSON calls
 
 
@@ -98,7 +98,7 @@ def test_wrong_password_fails_once_and_never_retries(
     sim: SimulatorServer, make_provider: ProviderFactory
 ) -> None:
     provider, harness = make_provider()
-    wrong = Credentials(username="demo", password="not-the-password", company_id="demo-clinic")
+    wrong = Credentials.of(username="demo", password="not-the-password", company_id="demo-clinic")
 
     async def scenario() -> None:
         async with provider:
@@ -106,7 +106,7 @@ def test_wrong_password_fails_once_and_never_retries(
                 await provider.authenticate(wrong)
             assert type(caught.value) is AuthenticationFailed
             assert "Invalid" in str(caught.value)  # Neo's own reason is passed on
-            assert wrong.password not in str(caught.value)
+            assert wrong.require("password") not in str(caught.value)
             # Later calls fail the same way without trying the credentials again.
             with pytest.raises(AuthenticationFailed):
                 await provider.fetch_appointments(TODAY, TODAY)

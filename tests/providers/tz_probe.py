@@ -31,7 +31,7 @@ async def fetch(url: str, zone: str, start: date, end: date, session: str) -> li
     store.save(session, None)
     context = ProviderContext("tz-probe", ZoneInfo(zone), url, store)
     async with IdexxNeoProvider(context) as provider:
-        await provider.authenticate(Credentials("unused", "unused"))
+        await provider.authenticate(Credentials.of(username="unused", password="unused"))
         return await provider.fetch_appointments(start, end)
 
 
