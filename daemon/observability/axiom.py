@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 from daemon.observability.buffer import DropOldestBuffer
 from daemon.observability.formatters import JsonLineFormatter
-from daemon.observability.ingest import IngestClient, IngestReply, backoff_delay, encode_batch
+from daemon.observability.ingest import IngestClient, IngestReply, encode_batch
 from daemon.observability.metrics import LOG_EVENTS_DROPPED_TOTAL
+from providers.backoff import Backoff
 
 # A request never gets less than this: below it, the attempt is pointless.
 _MIN_REQUEST_S = 0.05
@@ -101,7 +102,7 @@ class AxiomHandler(logging.Handler):
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._request_timeout_s = request_timeout_s
-        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s, jitter=0.5)
         self._client = IngestClient(
             settings.url, settings.dataset, settings.token, max_server_wait_s
         )
@@ -202,7 +203,7 @@ class AxiomHandler(logging.Handler):
                 continue
             failures += 1
             self._buffer.put_back(batch)
-            self._pause(wait if wait > 0 else backoff_delay(failures, *self._backoff))
+            self._pause(wait if wait > 0 else self._backoff.delay(failures))
         self._client.close()
 
     def _ship(self, batch: list[str]) -> float | None:

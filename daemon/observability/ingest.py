@@ -10,15 +10,14 @@ import contextlib
 import gzip
 import http.client
 import json
-import random
 import socket
 import ssl
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
 from daemon import __version__
+from providers.backoff import retry_after_seconds
 
 _STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
@@ -47,16 +46,7 @@ def encode_batch(lines: list[str]) -> bytes:
 def parse_retry_after(headers: http.client.HTTPMessage, now: float, limit_s: float) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``
     (Axiom: UTC epoch seconds), capped at ``limit_s``; None when neither says anything."""
-    wait: float | None = None
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        try:
-            wait = float(retry_after)
-        except ValueError:
-            try:
-                wait = parsedate_to_datetime(retry_after).timestamp() - now
-            except (TypeError, ValueError):
-                wait = None
+    wait = retry_after_seconds(headers.get("Retry-After"), now)
     reset = headers.get("X-RateLimit-Reset")
     if wait is None and reset:
         try:
@@ -69,12 +59,6 @@ def parse_retry_after(headers: http.client.HTTPMessage, now: float, limit_s: flo
     if wait is None:
         return None
     return min(max(wait, 0.0), limit_s)
-
-
-def backoff_delay(attempt: int, initial_s: float, max_s: float) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random (attempt starts at 1)."""
-    ceiling = min(max_s, initial_s * float(2 ** min(attempt - 1, 30)))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 class IngestClient:

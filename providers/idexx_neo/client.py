@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import aiohttp
 import yarl
 
+from providers.backoff import Backoff, retry_after_seconds
 from providers.base import (
     NotFound,
     NullObserver,
@@ -59,7 +59,8 @@ class RequestRejected(PimsUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with jitter: ``base · 2^n`` (capped), plus up to ``jitter`` of that."""
+    """How often to retry, and how long to wait between tries (:class:`Backoff`): a
+    ``Retry-After`` is honoured up to ``max_delay_s``, which bounds a sync's waiting."""
 
     retries: int = 3
     base_delay_s: float = 0.5
@@ -67,10 +68,8 @@ class RetryPolicy:
     jitter: float = 0.3
 
     def delay(self, retry_number: int, retry_after_s: float | None = None) -> float:
-        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
-        if retry_after_s is not None:
-            backoff = min(self.max_delay_s, max(backoff, retry_after_s))
-        return backoff * (1 + random.uniform(0, self.jitter))
+        backoff = Backoff(self.base_delay_s, self.max_delay_s, self.jitter)
+        return backoff.delay(retry_number, retry_after_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,13 +287,7 @@ def _outcome_of(error: BaseException) -> str:
 
 
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare enough to fall back to our own backoff
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def _looks_like_html(raw: bytes, content_type: str) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from daemon.observability import AxiomSettings, log_context
 from daemon.observability.axiom import AxiomHandler
 from daemon.observability.context import bind_context
-from daemon.observability.ingest import backoff_delay, parse_retry_after
+from daemon.observability.ingest import parse_retry_after
 from daemon.observability.logging import ContextFilter
 from daemon.observability.metrics import REGISTRY
 from daemon.observability.redaction import RedactionFilter
@@ -234,13 +234,6 @@ def test_retry_after_headers_are_read() -> None:
     assert parse_retry_after(headers(X_RateLimit_Reset=str(int(now) + 900)), now, 60) == 60.0
     assert parse_retry_after(headers(X_RateLimit_Reset=str(int(now) - 5)), now, 60) == 0.0
     assert parse_retry_after(headers(), now, 60) is None
-
-
-def test_backoff_grows_is_capped_and_jittered() -> None:
-    delays = [backoff_delay(attempt, 0.5, 30.0) for attempt in range(1, 12)]
-    assert 0.25 <= delays[0] <= 0.5
-    assert all(15.0 <= delay <= 30.0 for delay in delays[7:])
-    assert len({backoff_delay(5, 0.5, 30.0) for _ in range(20)}) > 1
 
 
 def test_settings_hide_the_token() -> None:
