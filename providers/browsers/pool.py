@@ -10,6 +10,11 @@ Browsers are launched on first need, reused across leases, retired after ``max_u
 (long-lived Chromium grows), closed after ``idle_timeout_s`` without a lease, replaced when they
 crash, and all closed — and their process groups killed if anything is left — by
 :meth:`BrowserPool.stop`.
+
+A watcher on the pool's loop (``_doctor``) notices a dead Playwright driver (which takes every
+browser with it) and a Chromium that no longer starts, repairs them with backoff, and until then
+says so: ``stats()["problem"]``, the observer, and leases that wait (up to their timeout) for the
+pool to be back instead of failing at once.
 """
 
 from __future__ import annotations
@@ -21,19 +26,33 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 
+from providers.backoff import Backoff
 from providers.base import BrowserUnavailable
 from providers.browsers import chromium, procfs
+from providers.browsers.driver import Driver, start_driver
 
 log = logging.getLogger("pims_sync.browser")
 
 T = TypeVar("T")
 
 _CLOSE_TIMEOUT_S = 10.0
+# Playwright leaves this error on a future nobody reads when its driver dies; we report the
+# death ourselves, so asyncio need not print it as "never retrieved".
+_DRIVER_GONE = "Connection closed while reading from the driver"
+
+
+class PoolObserver(Protocol):
+    """Told about the pool's health (metrics live outside ``providers/``); called on the
+    pool's own thread, so it must be quick and thread-safe."""
+
+    def on_health(self, ok: bool, problem: str | None) -> None: ...
+
+    def on_driver_restart(self) -> None: ...
 
 
 @dataclass
@@ -78,15 +97,17 @@ class _Claim:
 class _Lease:
     """The holder's handle on one browser; valid until the ``lease()`` block exits."""
 
-    def __init__(self, pool: BrowserPool, slot: _Slot) -> None:
+    def __init__(self, pool: BrowserPool, slot: _Slot, timeout_s: float) -> None:
         self._pool = pool
         self._slot = slot
+        self._timeout_s = timeout_s  # also bounds a wait for a new driver inside run()
         self.returned = False
 
     async def run(self, job: Callable[[Any], Awaitable[T]]) -> T:
         if self.returned:
             raise RuntimeError("this browser lease was already returned")
-        future = self._pool._submit(self._pool._as_request(self._pool._run_job(self._slot, job)))
+        pool = self._pool
+        future = pool._submit(pool._as_request(pool._run_job(self._slot, job, self._timeout_s)))
         return await asyncio.wrap_future(future)
 
 
@@ -101,6 +122,8 @@ class BrowserPool:
         *,
         launch_timeout_s: float = 30.0,
         idle_timeout_s: float | None = 300.0,
+        watch_interval_s: float = 1.0,
+        backoff: Backoff | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a browser pool needs at least one browser")
@@ -111,14 +134,20 @@ class BrowserPool:
         self._chromium_path = chromium_path
         self._launch_timeout_s = launch_timeout_s
         self._idle_timeout_s = idle_timeout_s
+        self._watch_interval_s = watch_interval_s
+        self._backoff = backoff or Backoff(first_s=0.5, max_s=30.0)
         self._slots = [_Slot(index) for index in range(size)]
         self._state_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._started = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._playwright: Playwright | None = None
+        self._driver: Driver | None = None
         self._free: asyncio.Semaphore | None = None
+        self._healthy: asyncio.Event | None = None  # set while the pool can serve leases
+        self._wake: asyncio.Event | None = None  # asks the doctor to look now
+        self._problem: str | None = None  # why the pool cannot serve; None when it can
+        self._observer: PoolObserver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._requests: set[asyncio.Task[Any]] = set()
         self._group_ids: set[int] = set()
@@ -128,6 +157,8 @@ class BrowserPool:
         self._retired = 0
         self._reaped = 0
         self._crashed = 0
+        self._driver_restarts = 0
+        self._outages = 0
 
     # -- lifecycle (any thread) ------------------------------------------------------------
 
@@ -151,7 +182,7 @@ class BrowserPool:
                 self._loop, self._thread = loop, thread
         if not starting:
             # Another thread is starting the pool (or did): wait for it to finish.
-            if not self._started.wait(timeout_s) or self._playwright is None:
+            if not self._started.wait(timeout_s) or self._executable is None:
                 raise BrowserUnavailable("the browser pool did not start")
             return
         try:
@@ -166,6 +197,15 @@ class BrowserPool:
         """Make sure one browser runs (launching it if none does): proves Chromium works."""
         self.start()
         self._call(self._warm_up(timeout_s), timeout_s + self._launch_timeout_s)
+
+    def warm_up_soon(self, timeout_s: float = 60.0) -> None:
+        """:meth:`warm_up` without waiting: the outcome shows in :meth:`stats` (``launched``,
+        ``problem``), and a failed launch is retried with backoff."""
+        self.start()
+        self._submit(self._warm_up_quietly(timeout_s))
+
+    def set_observer(self, observer: PoolObserver | None) -> None:
+        self._observer = observer
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Close every browser and Playwright, end the thread; kill whatever survived."""
@@ -218,7 +258,7 @@ class BrowserPool:
             if granted is not None:
                 self._release_soon(granted)
             raise
-        lease = _Lease(self, slot)
+        lease = _Lease(self, slot, timeout_s)
         try:
             yield lease
         finally:
@@ -248,6 +288,11 @@ class BrowserPool:
                 "reaped": self._reaped,
                 "crashed": self._crashed,
                 "max_uses": self.max_uses,
+                "healthy": self._problem is None,
+                "problem": self._problem,
+                "driver_pid": None if self._driver is None else self._driver.pid,
+                "driver_restarts": self._driver_restarts,
+                "outages": self._outages,
             }
 
     def pss_bytes(self) -> int:
@@ -260,6 +305,7 @@ class BrowserPool:
 
     def _thread_main(self, loop: asyncio.AbstractEventLoop) -> None:
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_quiet_about_the_driver)
         try:
             loop.run_forever()
         finally:
@@ -306,12 +352,123 @@ class BrowserPool:
 
     async def _start_playwright(self) -> None:
         self._free = asyncio.Semaphore(self.size)
-        self._playwright = await async_playwright().start()
+        self._healthy, self._wake = asyncio.Event(), asyncio.Event()
+        self._healthy.set()
+        self._driver = await start_driver()
         self._executable = chromium.find_chromium(
-            self._chromium_path, self._playwright.chromium.executable_path
+            self._chromium_path, self._driver.playwright.chromium.executable_path
         )
         if self._idle_timeout_s is not None:
             self._spawn(self._reap_idle(self._idle_timeout_s))
+        self._spawn(self._doctor())
+
+    # -- health: noticing and repairing a dead driver or a Chromium that will not start ------
+
+    def _driver_alive(self) -> bool:
+        return self._driver is not None and self._driver.alive()
+
+    def _notice(self) -> None:
+        """Cheap check on any path that is about to use the driver: a dead one is reported and
+        repaired now rather than at the doctor's next round."""
+        if self._problem is None and not self._driver_alive() and not self._stopping:
+            self._set_problem("the Playwright driver died; starting a new one")
+            self._wake_doctor()
+
+    def _wake_doctor(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _doctor(self) -> None:
+        """Watch the driver every ``watch_interval_s``; while something is broken, repair it
+        with backoff and keep ``problem`` saying what and since when."""
+        assert self._wake is not None
+        failures = 0
+        while True:
+            if failures == 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._watch_interval_s)
+            else:
+                await asyncio.sleep(self._backoff.delay(failures))
+            self._wake.clear()
+            if self._stopping:
+                return
+            if self._problem is None and self._driver_alive():
+                continue
+            self._notice()
+            try:
+                await self._repair()
+            except Exception as error:
+                failures += 1
+                detail = str(error)[:200] or type(error).__name__
+                self._set_problem(
+                    f"browsers unavailable: {failures} repair attempt(s) failed, last: {detail}"
+                )
+                log.warning(
+                    "browser pool repair failed; retrying with backoff",
+                    extra={"attempt": failures, "error": detail},
+                )
+                continue
+            failures = 0
+            self._set_healthy()
+
+    async def _repair(self) -> None:
+        if not self._driver_alive():
+            self._forget_browsers()
+            old, self._driver = self._driver, None
+            if old is not None:
+                await old.stop(_CLOSE_TIMEOUT_S)
+            self._driver = await start_driver()
+            with self._state_lock:
+                self._driver_restarts += 1
+            if self._observer is not None:
+                self._observer.on_driver_restart()
+        await self._prove_chromium()
+
+    async def _prove_chromium(self) -> None:
+        """Launch one browser unless one runs: the pool is healthy only once Chromium starts."""
+        assert self._free is not None
+        if any(s.browser is not None and s.browser.is_connected() for s in self._slots):
+            return
+        if self._free.locked():
+            return  # every slot is leased: the holders' own launches will tell
+        slot = await self._take_slot()
+        try:
+            await self._ensure_browser(slot)
+        finally:
+            self._release(slot)
+
+    def _forget_browsers(self) -> None:
+        """The driver is gone and its browsers with it: drop them, kill whatever lingers."""
+        for slot in self._slots:
+            with self._state_lock:
+                pid, had = slot.pid, slot.browser is not None
+                slot.browser, slot.pid = None, None
+                if had:
+                    self._crashed += 1
+            if pid is not None:
+                procfs.kill_group(pid)
+
+    def _set_problem(self, problem: str) -> None:
+        assert self._healthy is not None
+        with self._state_lock:
+            previous, self._problem = self._problem, problem
+            if previous is None:
+                self._outages += 1
+        self._healthy.clear()
+        if previous is None:
+            log.warning("browser pool cannot serve logins: %s", problem)
+        if problem != previous and self._observer is not None:
+            self._observer.on_health(False, problem)
+
+    def _set_healthy(self) -> None:
+        assert self._healthy is not None
+        with self._state_lock:
+            previous, self._problem = self._problem, None
+        self._healthy.set()
+        if previous is not None:
+            log.info("browser pool serving logins again", extra={"after": previous})
+            if self._observer is not None:
+                self._observer.on_health(True, None)
 
     async def _reap_idle(self, idle_timeout_s: float) -> None:
         """Close browsers nobody leased for a while: with sessions cached, most syncs need no
@@ -340,25 +497,42 @@ class BrowserPool:
         slot = await self._acquire(timeout_s, None, count_use=False)
         self._release(slot)
 
-    async def _acquire(
-        self, timeout_s: float, claim: _Claim | None, *, count_use: bool = True
-    ) -> _Slot:
-        assert self._free is not None
-        if self._stopping:
-            raise BrowserUnavailable("the browser pool is stopping")
+    async def _warm_up_quietly(self, timeout_s: float) -> None:
         try:
-            async with asyncio.timeout(timeout_s):
-                await self._free.acquire()
-        except TimeoutError:
-            raise BrowserUnavailable(
-                f"no browser free within {timeout_s:g} s (all {self.size} in use)"
-            ) from None
-        # The semaphore counts free slots, so one exists; prefer one with a running browser.
+            await self._warm_up(timeout_s)
+        except BrowserUnavailable as error:
+            log.error("Chromium could not be started: %s", error)
+
+    async def _take_slot(self) -> _Slot:
+        """Wait for a free slot and mark it busy; prefer one with a running browser."""
+        assert self._free is not None
+        await self._free.acquire()
+        # The semaphore counts free slots, so one exists.
         slot = min(
             (s for s in self._slots if not s.busy), key=lambda s: (s.browser is None, s.index)
         )
         with self._state_lock:
             slot.busy = True
+        return slot
+
+    async def _acquire(
+        self, timeout_s: float, claim: _Claim | None, *, count_use: bool = True
+    ) -> _Slot:
+        assert self._healthy is not None
+        if self._stopping:
+            raise BrowserUnavailable("the browser pool is stopping")
+        self._notice()
+        try:
+            async with asyncio.timeout(timeout_s):
+                # A pool under repair is usually back within seconds: wait for it.
+                await self._healthy.wait()
+                slot = await self._take_slot()
+        except TimeoutError:
+            if self._problem is not None:
+                raise BrowserUnavailable(self._problem) from None
+            raise BrowserUnavailable(
+                f"no browser free within {timeout_s:g} s (all {self.size} in use)"
+            ) from None
         try:
             await self._ensure_browser(slot)
         except BaseException:
@@ -395,18 +569,25 @@ class BrowserPool:
             return
         if slot.browser is not None:
             await self._close_browser(slot)
-        if self._playwright is None or self._executable is None or self._stopping:
+        driver = self._driver
+        if driver is None or self._executable is None or self._stopping:
             raise BrowserUnavailable("the browser pool is not running")
         marker = chromium.new_marker()
         try:
-            browser = await self._playwright.chromium.launch(
+            browser = await driver.playwright.chromium.launch(
                 **chromium.launch_options(self._executable, marker, self._launch_timeout_s)
             )
         except PlaywrightError as error:
+            self._notice()
+            if not self._driver_alive():
+                raise BrowserUnavailable("the Playwright driver died; starting a new one") from None
             first_line = (error.message or "").strip().splitlines()[:1]
-            raise BrowserUnavailable(
+            problem = (
                 f"Chromium failed to start: {first_line[0][:200] if first_line else 'no reason'}"
-            ) from None
+            )
+            self._set_problem(problem)
+            self._wake_doctor()
+            raise BrowserUnavailable(problem) from None
         pid = procfs.find_pid_by_argument(marker)
         browser.on("disconnected", lambda _: self._on_disconnected(slot, browser))
         with self._state_lock:
@@ -439,18 +620,45 @@ class BrowserPool:
         if pid is not None:
             procfs.kill_group(pid)
 
-    async def _run_job(self, slot: _Slot, job: Callable[[Any], Awaitable[T]]) -> T:
+    async def _run_job(
+        self, slot: _Slot, job: Callable[[Any], Awaitable[T]], timeout_s: float
+    ) -> T:
         if not slot.busy:
             raise RuntimeError("this browser lease was already returned")
-        await self._ensure_browser(slot)  # it may have died since the lease was granted
-        browser = slot.browser
+        for attempt in (1, 2):
+            await self._wait_for_driver(timeout_s)
+            await self._ensure_browser(slot)  # it may have died since the lease was granted
+            browser = slot.browser
+            try:
+                return await job(browser)
+            except Exception as error:
+                self._notice()
+                if self._driver_alive():
+                    if not isinstance(error, PlaywrightError):
+                        raise
+                    # Playwright's errors stay on this thread; the holder gets ours.
+                    if browser is None or not browser.is_connected():
+                        raise BrowserUnavailable("the browser died during the job") from None
+                    raise BrowserUnavailable("the browser job failed in Playwright") from None
+                # Whatever the job made of it, it failed because the driver died under it:
+                # once more on the new driver (a login that never finished is safe to redo).
+                if attempt == 2:
+                    raise BrowserUnavailable("the Playwright driver died during the job") from None
+                log.warning("the Playwright driver died during a browser job; running it again")
+        raise AssertionError("unreachable")
+
+    async def _wait_for_driver(self, timeout_s: float) -> None:
+        """Return once the driver runs; a dead one is being replaced, so wait (bounded)."""
+        assert self._healthy is not None
         try:
-            return await job(browser)
-        except PlaywrightError:
-            # Playwright's errors stay on this thread; the holder gets ours.
-            if browser is None or not browser.is_connected():
-                raise BrowserUnavailable("the browser died during the job") from None
-            raise BrowserUnavailable("the browser job failed in Playwright") from None
+            async with asyncio.timeout(timeout_s):
+                while not self._driver_alive():
+                    if self._stopping:
+                        raise BrowserUnavailable("the browser pool is stopping")
+                    self._notice()  # clears `_healthy` until the doctor has a new driver
+                    await self._healthy.wait()
+        except TimeoutError:
+            raise BrowserUnavailable(self._problem or "the Playwright driver died") from None
 
     async def _as_request(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """A caller's request on the pool's loop: stop() cancels it and the caller learns why."""
@@ -474,14 +682,17 @@ class BrowserPool:
         await asyncio.gather(
             *(self._close_browser(slot) for slot in self._slots), return_exceptions=True
         )
-        if self._playwright is not None:
-            try:
-                await asyncio.wait_for(self._playwright.stop(), _CLOSE_TIMEOUT_S)
-            except Exception as error:
-                log.warning("Playwright did not stop", extra={"error": type(error).__name__})
-            self._playwright = None
+        if self._driver is not None:
+            await self._driver.stop(_CLOSE_TIMEOUT_S)
+            self._driver = None
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _quiet_about_the_driver(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if str(context.get("exception")) == _DRIVER_GONE:
+        return  # the pool reports and repairs the driver's death itself
+    loop.default_exception_handler(context)

@@ -8,12 +8,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import playwright
 import pytest
 
+from providers.backoff import Backoff
 from providers.base import BrowserUnavailable
-from providers.browsers import BrowserPool, procfs
+from providers.browsers import BrowserPool, chromium, procfs
 from tests.providers.conftest import run
 
 pytestmark = pytest.mark.browser
@@ -251,3 +254,123 @@ def test_bad_chromium_path_is_reported() -> None:
     with pytest.raises(BrowserUnavailable, match="CHROMIUM_PATH"):
         pool.start()
     pool.stop()
+
+
+class HealthRecorder:
+    """The pool's observer: every health change and driver restart, in order."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[bool, str | None]] = []
+        self.restarts = 0
+
+    def on_health(self, ok: bool, problem: str | None) -> None:
+        self.changes.append((ok, problem))
+
+    def on_driver_restart(self) -> None:
+        self.restarts += 1
+
+
+@pytest.fixture
+def switchable_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Playwright's Node.js behind a switch: while the returned file exists, a new driver
+    cannot start (the real node is exec'd otherwise, so the driver's pid is the script's)."""
+    real_node = Path(playwright.__file__).parent / "driver" / "node"
+    broken = tmp_path / "driver-broken"
+    wrapper = tmp_path / "node"
+    wrapper.write_text(f'#!/bin/sh\n[ -e "{broken}" ] && exit 1\nexec "{real_node}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PLAYWRIGHT_NODEJS_PATH", str(wrapper))
+    return broken
+
+
+def driver_children() -> list[int]:
+    me = os.getpid()
+    return [
+        pid
+        for pid in procfs.all_pids()
+        if (stat := procfs.read_stat(pid)) is not None
+        and stat.ppid == me
+        and stat.state != "Z"
+        and "run-driver" in procfs.cmdline(pid)
+    ]
+
+
+def test_killed_driver_is_replaced_and_the_outage_is_reported(switchable_node: Path) -> None:
+    recorder = HealthRecorder()
+    pool = BrowserPool(size=1, watch_interval_s=0.1, backoff=Backoff(first_s=0.2, max_s=1.0))
+    pool.set_observer(recorder)
+    pool.start()
+    try:
+        assert lease_and_run(pool, page_title) == "leased"
+        stats = pool.stats()
+        driver, (browser,) = stats["driver_pid"], stats["pids"]
+        assert driver in driver_children() and stats["healthy"]
+
+        switchable_node.touch()  # the outage lasts until the test ends it
+        os.kill(driver, signal.SIGKILL)
+        wait_until(lambda: pool.stats()["problem"] is not None)
+        wait_until(lambda: procfs.group_pids(browser) == [])  # the browser went with the driver
+        wait_until(lambda: "repair attempt" in (pool.stats()["problem"] or ""))
+        stats = pool.stats()
+        assert not stats["healthy"] and stats["alive"] == 0 and stats["outages"] == 1
+        assert recorder.changes[0][0] is False and "driver died" in str(recorder.changes[0][1])
+        with pytest.raises(BrowserUnavailable, match="driver"):
+            lease_and_run(pool, page_title, timeout_s=0.5)  # says why, after its timeout
+
+        switchable_node.unlink()
+        assert lease_and_run(pool, page_title, timeout_s=30) == "leased"  # waits for the repair
+        stats = pool.stats()
+        assert stats["healthy"] and stats["problem"] is None
+        assert stats["driver_restarts"] == 1 and recorder.restarts == 1
+        assert stats["driver_pid"] != driver and stats["driver_pid"] in driver_children()
+        assert stats["pids"] and stats["pids"] != [browser]
+        assert recorder.changes[-1] == (True, None)
+    finally:
+        pool.stop()
+    wait_until(lambda: our_chromium_processes() == [] and driver_children() == [])
+
+
+def test_a_lease_right_after_the_driver_died_waits_for_the_new_one() -> None:
+    pool = BrowserPool(size=1, watch_interval_s=60)  # only the lease itself can notice
+    pool.start()
+    try:
+        pool.warm_up()
+        driver = pool.stats()["driver_pid"]
+        os.kill(driver, signal.SIGKILL)  # no wait: the lease may catch it mid-death
+        assert lease_and_run(pool, page_title) == "leased"
+        assert pool.stats()["driver_restarts"] == 1 and pool.stats()["healthy"]
+    finally:
+        pool.stop()
+    wait_until(lambda: our_chromium_processes() == [] and driver_children() == [])
+
+
+def test_chromium_that_stops_starting_is_reported_and_retried(tmp_path: Path) -> None:
+    """A browser dies and its replacement cannot start (the binary broke): the pool says so,
+    and launches again by itself once Chromium works."""
+    real = chromium.find_chromium(None, None)
+    broken = tmp_path / "chromium-broken"
+    wrapper = tmp_path / "chromium"
+    wrapper.write_text(f'#!/bin/sh\n[ -e "{broken}" ] && exit 1\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    pool = BrowserPool(
+        size=1,
+        chromium_path=str(wrapper),
+        watch_interval_s=0.1,
+        backoff=Backoff(first_s=0.2, max_s=1.0),
+    )
+    pool.start()
+    try:
+        pool.warm_up()
+        (pid,) = pool.stats()["pids"]
+        broken.touch()
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: pool.stats()["alive"] == 0)
+        with pytest.raises(BrowserUnavailable, match="Chromium failed to start"):
+            lease_and_run(pool, page_title, timeout_s=5)
+        wait_until(lambda: "repair attempt" in (pool.stats()["problem"] or ""))
+        broken.unlink()
+        wait_until(lambda: pool.stats()["healthy"] and pool.stats()["alive"] == 1)
+        assert lease_and_run(pool, page_title) == "leased"
+    finally:
+        pool.stop()
+    wait_until(lambda: our_chromium_processes() == [])
