@@ -103,16 +103,18 @@ class Daemon:
 
         pool = BrowserPool(size=settings.browser_pool_size, chromium_path=settings.chromium_path)
         try:
-            pool_actor = BrowserPoolActor.start(pool)
-            # Proving Chromium works takes a second; /ready waits for it, the rest need not.
-            pool_actor.proxy().warm_up()
+            directory = ClinicDirectory()
+            # Starts Chromium once a clinic that logs in through a browser is served.
+            pool_actor = BrowserPoolActor.start(
+                pool, is_served=lambda clinic_id: directory.actor_for(clinic_id) is not None
+            )
 
             runner = SyncRunner(store, ProviderFactory(store, pool), clock=self.clock)
-            directory = ClinicDirectory()
 
             def start_clinic(
                 clinic: ClinicView, supervisor: pykka.ActorRef[Any]
             ) -> pykka.ActorRef[Any]:
+                pool_actor.proxy().clinic_served(clinic.id, clinic.provider)
                 return ClinicActor.start(
                     clinic,
                     store=store,

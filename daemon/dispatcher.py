@@ -140,7 +140,8 @@ class ActorDispatcher:
             ReadinessCheck(
                 "browser_pool",
                 warmed,
-                f"{status.get('size', 0)} browser(s), {status.get('in_use', 0)} in use"
+                str(status.get("message") or "")
+                or f"{status.get('size', 0)} browser(s), {status.get('in_use', 0)} in use"
                 if warmed
                 else str(status.get("error") or "Chromium not started yet"),
             )

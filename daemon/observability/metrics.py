@@ -85,6 +85,12 @@ BROWSER_POOL_IN_USE: Final = Gauge(
     "Browsers currently leased out of the pool.",
     registry=REGISTRY,
 )
+BROWSER_POOL_UP: Final = Gauge(
+    "pims_sync_browser_pool_up",
+    "0 while the browser pool cannot serve logins (driver or Chromium down, being restarted); "
+    "1 otherwise, also when no clinic needs a browser.",
+    registry=REGISTRY,
+)
 BROWSER_LOGINS_TOTAL: Final = Counter(
     "pims_sync_browser_logins_total",
     "PIMS logins, by outcome.",

@@ -27,7 +27,9 @@ LAUNCH_FLAGS: tuple[str, ...] = (
 )
 
 # A switch Chromium ignores, carrying a token unique to one launch: it lets us find that
-# browser's pid in /proc (Playwright does not expose it) for memory figures and cleanup.
+# browser's pid in /proc (Playwright does not expose it) for memory figures and cleanup. The
+# token starts with the launching process's pid, so one daemon's browsers can be told from
+# another's (or any other program's Chromium): `marker_prefix(daemon_pid)`.
 MARKER_SWITCH = "--pims-sync-browser-id"
 
 
@@ -54,8 +56,12 @@ def find_chromium(explicit: str | None = None, bundled: str | None = None) -> st
     )
 
 
+def marker_prefix(owner_pid: int) -> str:
+    return f"{MARKER_SWITCH}={owner_pid}-"
+
+
 def new_marker() -> str:
-    return f"{MARKER_SWITCH}={uuid.uuid4().hex}"
+    return f"{marker_prefix(os.getpid())}{uuid.uuid4().hex}"
 
 
 def launch_options(executable: str, marker: str, timeout_s: float) -> dict[str, Any]:

@@ -73,6 +73,17 @@ def find_pid_by_argument(argument: str) -> int | None:
     return None
 
 
+def find_pids_by_argument_prefix(prefix: str) -> list[int]:
+    """Live processes with an argument starting with ``prefix`` (e.g. one daemon's browsers)."""
+    found = []
+    for pid in all_pids():
+        if any(argument.startswith(prefix) for argument in cmdline(pid)):
+            stat = read_stat(pid)
+            if stat is not None and stat.state != "Z":
+                found.append(pid)
+    return sorted(found)
+
+
 def group_pids(pgid: int) -> list[int]:
     """Live (not zombie) members of process group ``pgid``."""
     members: list[int] = []

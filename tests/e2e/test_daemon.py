@@ -5,162 +5,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
 
 import pytest
 import requests  # schemathesis brings it; plain blocking HTTP keeps these tests simple
 
+from providers.browsers import procfs
 from providers.idexx_neo.simulator import SimulatorServer
-
-KEY = "e2e-encryption-key-0123456789-abcdefghijkl"
-PASSWORD = "demo-password"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not reached before the deadline: {what}")
-
-
-def chromium_pids() -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if "chrom" in (entry / "comm").read_text():
-                    pids.add(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-@dataclass
-class Deployment:
-    tmp: Path
-    simulator: SimulatorServer
-    env: dict[str, str]
-    port: int = 0
-    process: subprocess.Popen[str] | None = None
-    keys: dict[str, str] = field(default_factory=dict)
-    clinic_id: str = ""
-    logs: list[IO[str]] = field(default_factory=list)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "daemon", *args],
-            input=stdin,
-            text=True,
-            capture_output=True,
-            env=self.env,
-            timeout=120,
-        )
-
-    def add_clinic(self, name: str) -> tuple[str, str]:
-        added = self.cli(
-            "clinic", "add", "--name", name, "--base-url", self.simulator.url, "--json"
-        )
-        assert added.returncode == 0, added.stderr
-        clinic_id = json.loads(added.stdout)["id"]
-        stored = self.cli(
-            "credentials",
-            "set",
-            "--clinic",
-            clinic_id,
-            "--username",
-            "demo",
-            "--company-id",
-            "demo-clinic",
-            "--password-stdin",
-            stdin=PASSWORD,
-        )
-        assert stored.returncode == 0, stored.stderr
-        key = json.loads(
-            self.cli("key", "create", "--clinic", clinic_id, "--name", "e2e", "--json").stdout
-        )["key"]
-        return clinic_id, key
-
-    def start(self) -> None:
-        self.port = free_port()
-        self.env["PORT"] = str(self.port)
-        # Held open for the life of the process; closed by stop().
-        self.logs = [(self.tmp / name).open("a") for name in ("stdout.log", "stderr.log")]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run"],
-            env=self.env,
-            text=True,
-            stdout=self.logs[0],
-            stderr=self.logs[1],
-        )
-        wait_for(self._ready, 90, "the daemon's /ready")
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"daemon exited: {self.output()[-3000:]}")
-        try:
-            return requests.get(f"{self.base}/ready", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def output(self) -> str:
-        return "".join(
-            (self.tmp / name).read_text()
-            for name in ("stdout.log", "stderr.log")
-            if (self.tmp / name).exists()
-        )
-
-    def post(
-        self,
-        sync_type: str,
-        key: str | None = None,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> requests.Response:
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if key is not None:
-            sent["X-API-Key"] = key
-        return requests.post(
-            f"{self.base}/api/sync/{sync_type}",
-            headers=sent,
-            data=json.dumps(body if body is not None else {}),
-            timeout=120,
-        )
-
-    def get(self, path: str, key: str | None = None) -> requests.Response:
-        headers = {} if key is None else {"X-API-Key": key}
-        return requests.get(f"{self.base}{path}", headers=headers, timeout=60)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            for handle in self.logs:
-                handle.close()
+from tests.e2e.deployment import KEY, PASSWORD, Deployment, pool_browsers, pool_groups, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -372,8 +228,10 @@ def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
     try:
         assert d.cli("migrate").returncode == 0
         _clinic_id, key = d.add_clinic("Slow Clinic")
-        browsers_before = chromium_pids()
         d.start()
+        assert d.process is not None
+        daemon_pid = d.process.pid
+        groups = wait_for(lambda: pool_groups(daemon_pid), 30, "the pool's Chromium")
         simulator.set_faults(latency_ms=1500)
         started = d.post(
             "cases", key, {"parallelBatchSize": 1}, headers={"Prefer": "respond-async"}
@@ -396,7 +254,12 @@ def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
             ).scalar()
         engine.dispose()
         assert row in ("interrupted", "completed", "partial")
-        wait_for(lambda: chromium_pids() <= browsers_before, 15, "Chromium to be gone")
+        # Only this daemon's browsers count: other programs may run Chromium meanwhile.
+        wait_for(
+            lambda: not pool_browsers(daemon_pid) and not any(map(procfs.group_pids, groups)),
+            15,
+            "the daemon's Chromium to be gone",
+        )
         assert PASSWORD not in d.output() and key not in d.output()
     finally:
         if d.process is not None and d.process.poll() is None:
