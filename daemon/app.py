@@ -30,6 +30,8 @@ from daemon.dispatcher import ActorDispatcher
 from daemon.http.app import build_app
 from daemon.http.server import HttpServer
 from daemon.observability import metrics
+from daemon.startup_checks import StartupError as StartupError  # re-exported for run_cmd
+from daemon.startup_checks import check_encryption_key
 from daemon.store import Database, SecretBox, Store
 from daemon.store.clinics import ClinicView
 from daemon.store.migrate import is_current, upgrade
@@ -42,10 +44,6 @@ log = logging.getLogger("pims_sync.actors")
 
 CANCEL_WAIT_S = 5.0
 ACTOR_STOP_TIMEOUT_S = 5.0
-
-
-class StartupError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -87,6 +85,7 @@ class Daemon:
                 "the database schema is not current and AUTO_MIGRATE=false: run `pims-sync migrate`"
             )
         store = Store(db, SecretBox(settings.encryption_key, settings.previous_encryption_keys))
+        check_encryption_key(store)  # stored credentials that cannot be opened: stop here
 
         # A previous process may have died mid-sync: its rows must not block the clinics.
         swept = store.syncs.interrupt_stale(
