@@ -55,11 +55,18 @@ class Driver:
                 os.kill(self.pid, signal.SIGKILL)
 
 
-async def start_driver() -> Driver:
-    """Start Playwright (its driver process) and find that process's pid."""
+async def start_driver(timeout_s: float) -> Driver:
+    """Start Playwright (its driver process) and find that process's pid. A driver that does
+    not answer within ``timeout_s`` is killed: a hung start must not hang the pool's repair."""
     with _START_LOCK:
         before = _driver_children()
-        playwright = await async_playwright().start()
+        try:
+            playwright = await asyncio.wait_for(async_playwright().start(), timeout_s)
+        except BaseException:
+            for stray in _driver_children() - before:
+                with suppress(OSError):
+                    os.kill(stray, signal.SIGKILL)
+            raise
         started = _driver_children() - before
     pid = started.pop() if len(started) == 1 else None
     log.info("Playwright driver started", extra={"pid": pid})

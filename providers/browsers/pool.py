@@ -147,6 +147,8 @@ class BrowserPool:
         self._healthy: asyncio.Event | None = None  # set while the pool can serve leases
         self._wake: asyncio.Event | None = None  # asks the doctor to look now
         self._problem: str | None = None  # why the pool cannot serve; None when it can
+        self._cause: str | None = None  # the problem that began the current outage
+        self._down_since = 0.0  # loop time the current outage began
         self._observer: PoolObserver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._requests: set[asyncio.Task[Any]] = set()
@@ -354,7 +356,7 @@ class BrowserPool:
         self._free = asyncio.Semaphore(self.size)
         self._healthy, self._wake = asyncio.Event(), asyncio.Event()
         self._healthy.set()
-        self._driver = await start_driver()
+        self._driver = await start_driver(self._launch_timeout_s)
         self._executable = chromium.find_chromium(
             self._chromium_path, self._driver.playwright.chromium.executable_path
         )
@@ -380,7 +382,7 @@ class BrowserPool:
 
     async def _doctor(self) -> None:
         """Watch the driver every ``watch_interval_s``; while something is broken, repair it
-        with backoff and keep ``problem`` saying what and since when."""
+        with backoff, and keep ``problem`` saying what broke and how the repair goes."""
         assert self._wake is not None
         failures = 0
         while True:
@@ -401,7 +403,7 @@ class BrowserPool:
                 failures += 1
                 detail = str(error)[:200] or type(error).__name__
                 self._set_problem(
-                    f"browsers unavailable: {failures} repair attempt(s) failed, last: {detail}"
+                    f"{self._cause} ({failures} attempt(s) failed so far, last: {detail})"
                 )
                 log.warning(
                     "browser pool repair failed; retrying with backoff",
@@ -417,7 +419,7 @@ class BrowserPool:
             old, self._driver = self._driver, None
             if old is not None:
                 await old.stop(_CLOSE_TIMEOUT_S)
-            self._driver = await start_driver()
+            self._driver = await start_driver(self._launch_timeout_s)
             with self._state_lock:
                 self._driver_restarts += 1
             if self._observer is not None:
@@ -454,6 +456,8 @@ class BrowserPool:
             previous, self._problem = self._problem, problem
             if previous is None:
                 self._outages += 1
+                self._cause = problem
+                self._down_since = asyncio.get_running_loop().time()
         self._healthy.clear()
         if previous is None:
             log.warning("browser pool cannot serve logins: %s", problem)
@@ -466,7 +470,12 @@ class BrowserPool:
             previous, self._problem = self._problem, None
         self._healthy.set()
         if previous is not None:
-            log.info("browser pool serving logins again", extra={"after": previous})
+            down_s = asyncio.get_running_loop().time() - self._down_since
+            log.info(
+                "browser pool serving logins again after %.1f s",
+                down_s,
+                extra={"cause": self._cause, "down_s": round(down_s, 1)},
+            )
             if self._observer is not None:
                 self._observer.on_health(True, None)
 

@@ -310,7 +310,7 @@ def test_killed_driver_is_replaced_and_the_outage_is_reported(switchable_node: P
         os.kill(driver, signal.SIGKILL)
         wait_until(lambda: pool.stats()["problem"] is not None)
         wait_until(lambda: procfs.group_pids(browser) == [])  # the browser went with the driver
-        wait_until(lambda: "repair attempt" in (pool.stats()["problem"] or ""))
+        wait_until(lambda: "attempt(s) failed" in (pool.stats()["problem"] or ""))
         stats = pool.stats()
         assert not stats["healthy"] and stats["alive"] == 0 and stats["outages"] == 1
         assert recorder.changes[0][0] is False and "driver died" in str(recorder.changes[0][1])
@@ -367,7 +367,7 @@ def test_chromium_that_stops_starting_is_reported_and_retried(tmp_path: Path) ->
         wait_until(lambda: pool.stats()["alive"] == 0)
         with pytest.raises(BrowserUnavailable, match="Chromium failed to start"):
             lease_and_run(pool, page_title, timeout_s=5)
-        wait_until(lambda: "repair attempt" in (pool.stats()["problem"] or ""))
+        wait_until(lambda: "attempt(s) failed" in (pool.stats()["problem"] or ""))
         broken.unlink()
         wait_until(lambda: pool.stats()["healthy"] and pool.stats()["alive"] == 1)
         assert lease_and_run(pool, page_title) == "leased"
