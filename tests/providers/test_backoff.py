@@ -75,3 +75,12 @@ def test_retry_after_as_an_http_date() -> None:
 @pytest.mark.parametrize("value", [None, "", "soon", "inf", "nan", "Someday, 99 Foo 20x5"])
 def test_unreadable_retry_after_means_use_our_own_backoff(value: str | None) -> None:
     assert retry_after_seconds(value, NOW) is None
+
+
+def test_the_pims_client_waits_what_an_http_date_asks_within_its_cap() -> None:
+    from providers.idexx_neo.client import RetryPolicy
+
+    asked = retry_after_seconds("Sun, 15 Jun 2025 15:06:45 GMT", NOW)
+    assert asked == 5.0
+    assert RetryPolicy(max_delay_s=8.0).delay(1, asked) == 5.0
+    assert RetryPolicy(max_delay_s=8.0).delay(1, 60.0) == 8.0  # a sync's wait stays bounded
