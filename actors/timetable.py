@@ -63,20 +63,26 @@ class Timetable:
                 if missed_while_down and previous
                 else next_fire_time(entry.cron, timezone, now)
             )
+            if next_at is None:  # a cron that never fires (0 0 31 2 *) has no job
+                continue
             jobs.append(Job(entry.type, entry.cron, next_at))
         return cls(timezone=timezone, jobs=jobs)
 
     def due(self, now: datetime) -> list[Due]:
         """Types whose tick has come; each job advances past ``now`` (coalescing)."""
         ready: list[Due] = []
-        for job in self.jobs:
+        for job in list(self.jobs):
             if job.next_at > now:
                 continue
             # Several ticks may have passed (a busy machine, a suspended laptop): they coalesce
             # into the latest one, which alone decides whether we are within the grace.
             latest = previous_fire_time(job.cron, self.timezone, now)
             tick = job.next_at if latest is None else max(latest, job.next_at)
-            job.next_at = next_fire_time(job.cron, self.timezone, now)
+            following = next_fire_time(job.cron, self.timezone, now)
+            if following is None:
+                self.jobs.remove(job)
+            else:
+                job.next_at = following
             if now - tick <= MISFIRE_GRACE:
                 ready.append(Due(job.sync_type, tick))
             else:

@@ -10,9 +10,7 @@ import uuid
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import croniter
-
-from daemon.store.models import PERMISSIONS, SYNC_TYPES
+from daemon.names import PERMISSIONS, SYNC_TYPES
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -45,9 +43,18 @@ def cron_expression(value: str, field: str = "cron") -> str:
             field,
             f"must have 5 fields (minute hour day month weekday), got {len(fields)} in {value!r}",
         )
-    if not croniter.is_valid(" ".join(fields)):
+    # Imported here: argument parsing (``--help``) must not pay for it.
+    from daemon.schedule import cron_fires, cron_is_valid
+
+    cron = " ".join(fields)
+    if not cron_is_valid(cron):
         raise InvalidValue(field, f"is not a valid cron expression: {value!r}")
-    return " ".join(fields)
+    if not cron_fires(cron):
+        raise InvalidValue(
+            field,
+            f"never fires: no calendar date matches its day and month fields ({value!r})",
+        )
+    return cron
 
 
 def sync_type(value: str, field: str = "type") -> str:
@@ -74,12 +81,6 @@ def local_date(value: str, field: str) -> date:
 def wall_time(value: str, field: str) -> str:
     if not isinstance(value, str) or not _HHMM.fullmatch(value):
         raise InvalidValue(field, "must be a time HH:MM (24-hour)")
-    return value
-
-
-def int_in_range(value: object, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidValue(field, f"must be an integer from {low} to {high}")
     return value
 
 

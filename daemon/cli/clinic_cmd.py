@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.cli.common import (
     EXIT_OK,
@@ -16,9 +16,11 @@ from daemon.cli.common import (
     usage_error,
 )
 from daemon.config import Settings
-from daemon.store.clinics import ClinicNotFound, ClinicView
 from daemon.validation import InvalidValue, http_url, timezone_name
 from providers.registry import UnknownProvider, validate_provider_name
+
+if TYPE_CHECKING:
+    from daemon.store.clinics import ClinicView
 
 
 def register(commands: Any) -> None:
@@ -105,6 +107,8 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_set(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.store.clinics import ClinicNotFound
+
     clinic_id = clinic_id_arg(args.id, "ID")
     changes = _checked(args)
     if args.active is not None:

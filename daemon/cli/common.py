@@ -1,4 +1,8 @@
-"""What every CLI command shares: errors and exit codes, output, opening the store."""
+"""What every CLI command shares: errors and exit codes, output, opening the store.
+
+Light on purpose: every command module imports this while its arguments are parsed, and
+``--help`` must not wait for SQLAlchemy or alembic. The store is imported when it is opened.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ import json
 import sys
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.config import Settings
-from daemon.store import Database, SecretBox, Store
-from daemon.store.migrate import is_current
 from daemon.validation import InvalidValue, parse_uuid
+
+if TYPE_CHECKING:
+    from daemon.store import Store
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,6 +59,9 @@ def clinic_id_arg(value: str, flag: str = "--clinic") -> uuid.UUID:
 
 
 def open_store(settings: Settings, *, require_schema: bool = True) -> Store:
+    from daemon.store import Database, SecretBox, Store
+    from daemon.store.migrate import is_current
+
     db = Database(settings.database_url)
     db.ping()
     if require_schema and not is_current(db.engine):

@@ -16,7 +16,6 @@ from daemon.cli.common import (
     usage_error,
 )
 from daemon.config import Settings
-from daemon.store.clinics import ClinicNotFound
 
 
 def register(commands: Any) -> None:
@@ -51,6 +50,8 @@ def _read_password() -> str:
 
 
 def run_set(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.store.clinics import ClinicNotFound
+
     clinic_id = clinic_id_arg(args.clinic)
     username = args.username.strip()
     if not username:

@@ -21,18 +21,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, CliFailure, usage_error
 from daemon.config import Settings
-from daemon.store import Database, SecretBox, Store
-from daemon.store.clinics import ClinicView, ScheduleEntry
-from daemon.store.migrate import upgrade
+from daemon.schedule import ScheduleEntry
 
 if TYPE_CHECKING:
+    import aiohttp
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from daemon.store import Store
+    from daemon.store.clinics import ClinicView
     from providers.idexx_neo.simulator import SimulatorServer
 
 DEMO_DB = Path("pims-sync-demo.db")
@@ -144,6 +143,8 @@ def _prepare(store: Store, state: DemoState, simulator_url: str) -> ClinicView:
 
 
 async def _wait_ready(session: aiohttp.ClientSession, base: str) -> None:
+    import aiohttp
+
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = ""
     while time.monotonic() < deadline:
@@ -161,6 +162,8 @@ async def _wait_ready(session: aiohttp.ClientSession, base: str) -> None:
 async def _follow(
     session: aiohttp.ClientSession, base: str, key: str, sync_type: str, progress: Progress
 ) -> dict[str, Any]:
+    import aiohttp
+
     headers = {"X-API-Key": key, "Prefer": "respond-async", "Content-Type": "application/json"}
     async with session.post(f"{base}/api/sync/{sync_type}", data=b"{}", headers=headers) as resp:
         body: dict[str, Any] = await resp.json()
@@ -201,6 +204,9 @@ async def _follow(
 
 
 async def _drive(base: str, key: str, console: Console) -> dict[str, dict[str, Any]]:
+    import aiohttp
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     results: dict[str, dict[str, Any]] = {}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
         await _wait_ready(session, base)
@@ -229,6 +235,7 @@ def _holdings(db_url: str, clinic: ClinicView) -> str:
     """What the demo clinic's rows look like now: what the phone agent and callers would see."""
     from sqlalchemy import func, select
 
+    from daemon.store import Database
     from daemon.store.models import Case, PimsAppointment, ScheduleSlot
 
     db = Database(db_url)
@@ -276,6 +283,9 @@ def _summary(
     clinic: ClinicView,
     holdings: str,
 ) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
     out = Console(file=io.StringIO(), force_terminal=False, width=200, record=True, soft_wrap=True)
     table = Table(title=f"pims-sync demo — {clinic.name} ({clinic.timezone})")
     for column in ("sync", "status", "stats", "duration"):
@@ -311,8 +321,12 @@ def _summary(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
     from daemon.app import Daemon
     from daemon.cli.run_cmd import SignalPlan, configure_daemon_logging
+    from daemon.store import Database, SecretBox, Store
+    from daemon.store.migrate import upgrade
     from providers.idexx_neo.simulator import SimulatorServer
 
     port = _choose_port(args.port, settings)

@@ -16,8 +16,7 @@ from daemon.cli.common import (
     usage_error,
 )
 from daemon.config import Settings
-from daemon.store.clinics import ClinicNotFound
-from daemon.store.models import PERMISSIONS
+from daemon.names import PERMISSIONS
 
 
 def register(commands: Any) -> None:
@@ -56,6 +55,8 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.expires_in_days is not None and not 1 <= args.expires_in_days <= 3650:
         raise usage_error("--expires-in-days: must be an integer from 1 to 3650")
     permissions = tuple(args.permission) if args.permission else PERMISSIONS
+    from daemon.store.clinics import ClinicNotFound
+
     store = open_store(settings)
     try:
         store.clinics.get(clinic_id)
@@ -79,6 +80,8 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     clinic_id = clinic_id_arg(args.clinic)
+    from daemon.store.clinics import ClinicNotFound
+
     store = open_store(settings)
     try:
         store.clinics.get(clinic_id)

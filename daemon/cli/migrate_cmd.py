@@ -7,8 +7,6 @@ from typing import Any
 
 from daemon.cli.common import EXIT_OK, add_json_flag, emit
 from daemon.config import Settings
-from daemon.store import Database
-from daemon.store.migrate import upgrade
 
 
 def register(commands: Any) -> None:
@@ -20,6 +18,9 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.store import Database
+    from daemon.store.migrate import upgrade
+
     db = Database(settings.database_url)
     try:
         db.ping()

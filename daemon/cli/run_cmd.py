@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, CliFailure
 from daemon.config import Settings
-from daemon.observability.axiom import AxiomSettings
-from daemon.observability.logging import LoggingHandle, configure_logging
 
 if TYPE_CHECKING:
     from daemon.app import Daemon
+    from daemon.observability.logging import LoggingHandle
 
 log = logging.getLogger("pims_sync.actors")
 
@@ -37,6 +36,9 @@ def register(commands: Any) -> None:
 
 
 def configure_daemon_logging(settings: Settings) -> LoggingHandle:
+    from daemon.observability.axiom import AxiomSettings
+    from daemon.observability.logging import configure_logging
+
     axiom = None
     if settings.axiom_api_token:
         axiom = AxiomSettings(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.cli.common import (
     EXIT_OK,
@@ -16,12 +16,11 @@ from daemon.cli.common import (
     usage_error,
 )
 from daemon.config import Settings
-from daemon.schedule import next_fire_time
-from daemon.store.clinics import ClinicNotFound, ClinicView, ScheduleEntry
-from daemon.store.models import SYNC_TYPES
-from daemon.store.syncs import iso_utc
-from daemon.store.types import utcnow
+from daemon.names import SYNC_TYPES
 from daemon.validation import InvalidValue, cron_expression
+
+if TYPE_CHECKING:
+    from daemon.store.clinics import ClinicView
 
 
 def register(commands: Any) -> None:
@@ -49,6 +48,12 @@ def register(commands: Any) -> None:
 
 
 def schedules_json(clinic: ClinicView) -> dict[str, Any]:
+    """Each entry with its next run; ``nextRunAt`` is null for a disabled entry and for one
+    that never fires (a stored ``0 0 31 2 *``)."""
+    from daemon.schedule import next_fire_time
+    from daemon.store.syncs import iso_utc
+    from daemon.store.types import utcnow
+
     now = utcnow()
     entries = []
     for item in clinic.schedules:
@@ -84,6 +89,8 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
         cron = cron_expression(args.cron, "--cron")
     except InvalidValue as exc:
         raise usage_error(str(exc)) from None
+    from daemon.store.clinics import ClinicNotFound, ScheduleEntry
+
     store = open_store(settings)
     try:
         clinic = store.clinics.set_schedule(
@@ -97,6 +104,8 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     clinic_id = clinic_id_arg(args.clinic)
+    from daemon.store.clinics import ClinicNotFound
+
     store = open_store(settings)
     try:
         clinic = store.clinics.remove_schedule(clinic_id, args.type)
@@ -108,6 +117,8 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     clinic_id = clinic_id_arg(args.clinic)
+    from daemon.store.clinics import ClinicNotFound
+
     try:
         clinic = open_store(settings).clinics.get(clinic_id)
     except ClinicNotFound as exc:

@@ -16,10 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any
 
 from daemon.cli.common import (
     EXIT_FAILED,
@@ -33,15 +30,13 @@ from daemon.cli.common import (
     usage_error,
 )
 from daemon.config import Settings
-from daemon.store import Store
-from daemon.store.clinics import ClinicNotFound
-from daemon.store.syncs import SyncInProgress, SyncRecord
-from daemon.sync.providers import ProviderFactory
 from daemon.sync.ranges import LOOKBACK_LIMITS, PARALLEL_LIMITS, InvalidRange, check_range
 from daemon.sync.requests import DEFAULT_LOOKBACK_DAYS, DEFAULT_PARALLEL_BATCH_SIZE, SyncRequest
-from daemon.sync.runner import SyncRunner
 from daemon.validation import InvalidValue, local_date, sync_type
-from providers.browsers import BrowserPool
+
+if TYPE_CHECKING:
+    from daemon.store import Store
+    from daemon.store.syncs import SyncInProgress, SyncRecord
 
 POLL_S = 0.25
 RUN_JOIN_TIMEOUT_S = 60.0
@@ -167,6 +162,9 @@ def _stop_on_term(cancel: threading.Event) -> Iterator[None]:
 
 def _watch(store: Store, sync_id: uuid.UUID, worker: threading.Thread, kind: str) -> None:
     """Draw the row's progress on stderr until the worker thread ends."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console(stderr=True)
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -198,6 +196,13 @@ def _run(
     request: SyncRequest,
     args: argparse.Namespace,
 ) -> SyncRecord | int:
+    from rich.console import Console
+
+    from daemon.store.syncs import SyncInProgress
+    from daemon.sync.providers import ProviderFactory
+    from daemon.sync.runner import SyncRunner
+    from providers.browsers import BrowserPool
+
     # One browser at most, launched only if the cached session is missing or dead.
     browsers = BrowserPool(size=1, chromium_path=settings.chromium_path)
     runner = SyncRunner(store, ProviderFactory(store, browsers))
@@ -253,6 +258,9 @@ def _summary(record: SyncRecord) -> str:
 
 
 def run_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.store.clinics import ClinicNotFound
+    from daemon.store.syncs import SyncInProgress
+
     clinic_id, request = parse_request(args)
     store = open_store(settings)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.schedule import ScheduleEntry as ScheduleEntry  # re-exported
 from daemon.store.database import Database
 from daemon.store.models import Clinic, ClinicScheduleConfig
 from daemon.store.types import utcnow
@@ -18,16 +19,6 @@ class ClinicNotFound(LookupError):
     def __init__(self, clinic_id: object) -> None:
         super().__init__(f"clinic {clinic_id} does not exist")
         self.clinic_id = clinic_id
-
-
-@dataclass(frozen=True)
-class ScheduleEntry:
-    type: str
-    cron: str
-    enabled: bool = True
-
-    def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "cron": self.cron, "enabled": self.enabled}
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from daemon.names import PERMISSIONS as PERMISSIONS  # re-exported
+from daemon.names import SYNC_TYPES as SYNC_TYPES  # re-exported
 from daemon.store.types import JsonDocument, StringList, UTCDateTime, new_uuid, utcnow
 
-SYNC_TYPES = ("inbound", "cases", "reconciliation")
 SYNC_STATUSES = ("queued", "running", "completed", "partial", "failed", "interrupted")
 ACTIVE_SYNC_STATUSES = ("queued", "running")
 SYNC_TRIGGERS = ("api", "schedule", "cli")
-PERMISSIONS = ("sync:inbound", "sync:cases", "sync:reconciliation", "sync:read")
 CASE_STATUSES = ("draft", "ongoing", "completed", "reviewed")
 CASE_TYPES = ("checkup", "emergency", "surgery", "follow_up")
 
