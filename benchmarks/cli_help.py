@@ -6,7 +6,7 @@ script (next to this interpreter, else ``python -m daemon``) and the median's ra
 runs every command once) so that a burst of load elsewhere on the machine hits all alike.
 Targets: ≤ 0.3 s and ≤ 12× the bare interpreter.
 
-    .venv/bin/python -m benchmarks.cli_help [--runs 15]
+    .venv/bin/python benchmarks/cli_help.py [--runs 15]
 """
 
 from __future__ import annotations

@@ -198,10 +198,10 @@ def _run(
 ) -> SyncRecord | int:
     from rich.console import Console
 
+    from daemon.cli.common import LazyBrowserPool as BrowserPool  # Playwright when needed
     from daemon.store.syncs import SyncInProgress
     from daemon.sync.providers import ProviderFactory
     from daemon.sync.runner import SyncRunner
-    from providers.browsers import BrowserPool
 
     # One browser at most, launched only if the cached session is missing or dead.
     browsers = BrowserPool(size=1, chromium_path=settings.chromium_path)
