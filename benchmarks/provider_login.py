@@ -2,9 +2,11 @@
 
 Prints the login time with a fresh browser (Chromium launched for it) and with a reused one,
 the peak proportional set size of the Chromium processes during one login (target ≤ 300 MiB),
-and shows that a sync on a cached session starts no browser at all.
+and shows that a sync on a cached session starts no browser at all. With ``--chromium PATH``
+(repeatable) it measures each browser given, e.g. Debian's headless shell against the full
+browser; by default the one the pool autodetects.
 
-    .venv/bin/python -m benchmarks.provider_login [--runs 5]
+    .venv/bin/python -m benchmarks.provider_login [--runs 5] [--chromium PATH]...
 """
 
 from __future__ import annotations
@@ -81,23 +83,32 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--chromium", action="append", help="a browser executable (repeatable)")
     args = parser.parse_args()
+    for chromium_path in args.chromium or [None]:
+        measure(args.runs, chromium_path)
 
+
+def measure(runs: int, chromium_path: str | None) -> None:
     with SimulatorServer() as sim:
         fresh: list[float] = []
         fresh_peaks: list[int] = []
-        for _ in range(args.runs):
-            with BrowserPool(size=1) as pool:  # Playwright started, no Chromium yet
+        executable = ""
+        for _ in range(runs):
+            with BrowserPool(
+                size=1, chromium_path=chromium_path
+            ) as pool:  # Playwright started, no Chromium yet
                 with PssSampler(pool) as sampler:
                     fresh.append(timed_login(sim.url, CountingBrowsers(pool), MemorySessionStore()))
+                executable = pool.executable or "?"
                 fresh_peaks.append(sampler.peak)
 
-        with BrowserPool(size=1) as pool:
+        with BrowserPool(size=1, chromium_path=chromium_path) as pool:
             pool.warm_up()
             idle = pool.pss_bytes()
             reused: list[float] = []
             reused_peaks: list[int] = []
-            for _ in range(args.runs):
+            for _ in range(runs):
                 with PssSampler(pool) as sampler:
                     reused.append(
                         timed_login(sim.url, CountingBrowsers(pool), MemorySessionStore())
@@ -127,7 +138,7 @@ def main() -> None:
             appointment_count, consultation_count = asyncio.run(cached_sync())
             cached_s = time.perf_counter() - started
 
-        print("IDEXX Neo login through Chromium (simulator on 127.0.0.1)")
+        print(f"IDEXX Neo login through {executable} (simulator on 127.0.0.1)")
         print(f"  fresh browser (launch + login): {summary(fresh)}")
         print(f"  reused browser (login only):    {summary(reused)}")
         print(
@@ -136,7 +147,7 @@ def main() -> None:
         )
         print(
             f"  Chromium PSS idle: {idle / MIB:.0f} MiB after launch, "
-            f"{after / MIB:.0f} MiB after {args.runs} logins"
+            f"{after / MIB:.0f} MiB after {runs} logins"
         )
         print(
             f"  cached-session sync ({appointment_count} appointments, "

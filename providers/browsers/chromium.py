@@ -1,8 +1,9 @@
 """Which Chromium to run and how to start it.
 
-The operator's ``CHROMIUM_PATH`` wins; otherwise Debian's ``/usr/bin/chromium``; otherwise the
-browser Playwright bundles (the Docker image). A configured path that does not work is an error,
-not a reason to silently run another browser.
+The operator's ``CHROMIUM_PATH`` wins; otherwise Debian's ``chromium-headless-shell`` (the
+headless-only build: less memory and a faster start, and all a login needs), then Debian's full
+``/usr/bin/chromium``; otherwise the browser Playwright bundles (the Docker image). A configured
+path that does not work is an error, not a reason to silently run another browser.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import Any
 
 from providers.base import BrowserUnavailable
 
+DEBIAN_HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
+#: Autodetect order when ``CHROMIUM_PATH`` is unset (contract §7), before Playwright's own.
+DEBIAN_CANDIDATES = (DEBIAN_HEADLESS_SHELL, DEBIAN_CHROMIUM)
 
 LAUNCH_FLAGS: tuple[str, ...] = (
     "--no-sandbox",
@@ -47,12 +51,12 @@ def find_chromium(explicit: str | None = None, bundled: str | None = None) -> st
         if not _usable(explicit):
             raise BrowserUnavailable(f"CHROMIUM_PATH {explicit!r} is not an executable file")
         return explicit
-    for candidate in (DEBIAN_CHROMIUM, bundled):
+    for candidate in (*DEBIAN_CANDIDATES, bundled):
         if candidate and _usable(candidate):
             return candidate
     raise BrowserUnavailable(
-        f"no Chromium found: tried {DEBIAN_CHROMIUM} and Playwright's bundled browser; "
-        "set CHROMIUM_PATH"
+        f"no Chromium found: tried {', '.join(DEBIAN_CANDIDATES)} and Playwright's bundled "
+        "browser; set CHROMIUM_PATH"
     )
 
 
