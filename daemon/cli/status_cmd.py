@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,7 @@ def _sync_cell(status: ClinicStatus, sync_type: str, now: datetime) -> str:
         return "[dim]never[/dim]"
     shown = row.as_json(now)
     style = _STATUS_STYLE.get(row.status, "")
-    text = f"[{style}]{row.status}[/{style}] {_age(shown['ageSeconds'])} ago"
+    text = f"[{style}]{row.status}[/{style}] {_age(shown['ageSeconds'])}"
     if row.error_code:
         text += f"\n[red]{row.error_code}[/red]"
     return text
@@ -133,6 +134,9 @@ def _next_cell(status: ClinicStatus, now: datetime) -> str:
 
 
 def render(fleet: FleetStatus) -> RenderableType:
+    """The table (one row per clinic, problems by code), then each problem in words."""
+    from rich.box import SIMPLE_HEAD
+    from rich.console import Group
     from rich.table import Table
 
     now = fleet.generated_at
@@ -141,34 +145,43 @@ def render(fleet: FleetStatus) -> RenderableType:
         f"{count} clinic{'s' if count != 1 else ''}, "
         f"{fleet.need_attention} need{'s' if fleet.need_attention == 1 else ''} attention"
     )
-    table = Table(title=title, caption=f"as of {now:%Y-%m-%d %H:%M:%S} UTC", show_lines=True)
-    table.add_column("CLINIC")
+    table = Table(
+        title=title, caption=f"as of {now:%Y-%m-%d %H:%M:%S} UTC", box=SIMPLE_HEAD, show_lines=True
+    )
+    table.add_column("CLINIC", no_wrap=True)
     table.add_column("PROVIDER")
     for sync_type in ("inbound", "cases", "reconciliation"):
         table.add_column(sync_type.upper())
     table.add_column("NEXT RUN")
-    table.add_column("ATTENTION")
+    table.add_column("ATTENTION", no_wrap=True)
+    details: list[str] = []
     for status in fleet.clinics:
         clinic = status.clinic
-        name = f"[bold]{clinic.name}[/bold]\n[dim]{clinic.id}[/dim]"
+        # The short id tells rows apart; the full one is in --json and under the table.
+        name = f"[bold]{clinic.name}[/bold]\n[dim]{str(clinic.id)[:8]}[/dim]"
         if not clinic.is_active:
             name += "\n[dim]inactive[/dim]"
-        problems = "\n".join(f"[red]{a.code}[/red]: {a.message}" for a in status.attention)
+        codes = dict.fromkeys(a.code for a in status.attention)  # once each, in order
         table.add_row(
             name,
             clinic.provider,
             *(_sync_cell(status, t, now) for t in ("inbound", "cases", "reconciliation")),
             _next_cell(status, now),
-            problems or "[green]ok[/green]",
+            "\n".join(f"[red]{code}[/red]" for code in codes) or "[green]ok[/green]",
         )
-    return table
+        if status.attention:
+            details.append(f"[bold]{clinic.name}[/bold] [dim]{clinic.id}[/dim]")
+            details += [f"  [red]{a.code}[/red]: {a.message}" for a in status.attention]
+    return Group(table, *details) if details else table
 
 
 def _console() -> Console:
     from rich.console import Console
 
-    # The table is the command's result: stdout. Piped, it keeps a wide layout and no colour.
-    return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    # The table is the command's result: stdout. Piped, it has no colour and, unless COLUMNS
+    # says otherwise, a wide layout (rich would assume 80 columns).
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=200 if wide else None, highlight=False)
 
 
 # -- the command ----------------------------------------------------------------------------
