@@ -18,7 +18,7 @@ from daemon.store.slots import Slot
 from daemon.sync.ranges import DateRange
 from providers.base import Appointment, ScheduleConfig
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pims_sync.schedule")  # slots are the inbound (schedule) sync's
 
 DEFAULT_SLOT_MINUTES = 15
 MINUTES_PER_DAY = 24 * 60
