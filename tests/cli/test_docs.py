@@ -16,7 +16,7 @@ def _takes_json() -> dict[str, bool]:
     found: dict[str, bool] = {}
     for name, parser in commands.choices.items():  # type: ignore[union-attr]
         actions = next((a for a in parser._actions if a.dest == "action"), None)
-        subs = actions.choices.items() if actions is not None else [("", parser)]  # type: ignore[union-attr]
+        subs = actions.choices.items() if actions is not None else [("", parser)]
         for verb, sub in subs:
             flags = {flag for action in sub._actions for flag in action.option_strings}
             found[f"{name} {verb}".strip()] = "--json" in flags
