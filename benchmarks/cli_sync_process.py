@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -63,6 +64,13 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="pims-sync-bench-"))
+    try:
+        measure(workdir, args.latency_ms, args.runs)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(workdir: Path, latency_ms: int, runs: int) -> None:
     database = workdir / "bench.db"
     env = {
         **os.environ,
@@ -70,9 +78,9 @@ def main() -> None:
         "PIMS_ENCRYPTION_KEY": KEY,
         "LOG_LEVEL": "WARNING",
     }
-    latency = args.latency_ms / 1000
+    latency = latency_ms / 1000
     ideal = latency * (1 + math.ceil(CONSULTATIONS / PARALLEL))
-    with simulator_process(args.latency_ms) as sim_url:
+    with simulator_process(latency_ms) as sim_url:
         _cli(env, "migrate")
         clinic = json.loads(
             _cli(env, "clinic", "add", "--name", "Bench", "--base-url", sim_url, "--json")[1]
@@ -88,15 +96,15 @@ def main() -> None:
         start, end = str(today - timedelta(days=13)), str(today)
         print(
             f"pims-sync sync cases --parallel {PARALLEL}: {CONSULTATIONS} consultations, "
-            f"latency {args.latency_ms} ms, ideal {ideal:.2f} s; load {os.getloadavg()[0]:.2f}"
+            f"latency {latency_ms} ms, ideal {ideal:.2f} s; load {os.getloadavg()[0]:.2f}"
         )
         walls, ratios = [], []
         words = ("sync", "cases", "--clinic", clinic, "--start", start, "--end", end, "--json")
-        for run in range(args.runs + 1):
+        for run in range(runs + 1):
             with sqlite3.connect(database) as connection:  # every run creates all 150 cases
                 connection.execute("DELETE FROM case_sync_audits")
                 connection.execute("DELETE FROM cases")
-            importtime = run == args.runs  # one extra run, only to see where start-up goes
+            importtime = run == runs  # one extra run, only to see where start-up goes
             wall, out, err = _cli(env, *words, importtime=importtime)
             result = json.loads(out)
             assert result["stats"]["created"] == CONSULTATIONS, result["stats"]
