@@ -15,6 +15,11 @@ from typing import Any
 from providers.base import BrowserUnavailable
 
 DEBIAN_HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+#: Debian's ``/usr/bin/chromium-headless-shell`` is a shell script that runs this binary as its
+#: child instead of exec-ing it: launched through the script, the process the pool watches (and
+#: kills when it hangs) would be the shell, while the browser lived on unseen.
+DEBIAN_HEADLESS_SHELL_BINARY = "/usr/lib/chromium/chromium-headless-shell"
+_WRAPPED = {DEBIAN_HEADLESS_SHELL: DEBIAN_HEADLESS_SHELL_BINARY}
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 #: Autodetect order when ``CHROMIUM_PATH`` is unset (contract §7), before Playwright's own.
 DEBIAN_CANDIDATES = (DEBIAN_HEADLESS_SHELL, DEBIAN_CHROMIUM)
@@ -50,14 +55,20 @@ def find_chromium(explicit: str | None = None, bundled: str | None = None) -> st
     if explicit:
         if not _usable(explicit):
             raise BrowserUnavailable(f"CHROMIUM_PATH {explicit!r} is not an executable file")
-        return explicit
+        return unwrapped(explicit)
     for candidate in (*DEBIAN_CANDIDATES, bundled):
         if candidate and _usable(candidate):
-            return candidate
+            return unwrapped(candidate)
     raise BrowserUnavailable(
         f"no Chromium found: tried {', '.join(DEBIAN_CANDIDATES)} and Playwright's bundled "
         "browser; set CHROMIUM_PATH"
     )
+
+
+def unwrapped(path: str) -> str:
+    """The browser binary itself where ``path`` is a known wrapper script that does not exec."""
+    binary = _WRAPPED.get(os.path.realpath(path))
+    return binary if binary is not None and _usable(binary) else path
 
 
 def marker_prefix(owner_pid: int) -> str:

@@ -52,7 +52,12 @@ def test_this_machine_autodetects_the_headless_shell() -> None:
     assert os.access(chromium.DEBIAN_HEADLESS_SHELL, os.X_OK), (
         "apt-get install chromium-headless-shell"
     )
-    assert chromium.find_chromium(None, None) == chromium.DEBIAN_HEADLESS_SHELL
+    # Launched as the binary the Debian script wraps: the script runs it without exec, so the
+    # pool would otherwise watch (and kill) the shell instead of the browser.
+    assert chromium.find_chromium(None, None) == chromium.DEBIAN_HEADLESS_SHELL_BINARY
+    assert chromium.find_chromium(chromium.DEBIAN_HEADLESS_SHELL, None) == (
+        chromium.DEBIAN_HEADLESS_SHELL_BINARY
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +88,7 @@ def test_a_real_login_works_with_each_debian_build(sim: SimulatorServer, executa
                 return len(await provider.fetch_appointments(TODAY, TODAY))
 
         assert run(scenario()) > 0
-        assert pool.executable == executable
+        assert pool.executable == chromium.unwrapped(executable)
         assert browsers.leases == 1 and sim.stats()["logins"] == logins + 1
         assert store.load() is not None
     finally:
