@@ -46,6 +46,7 @@ class ClinicActor(pykka.ThreadingActor):
         supervisor: pykka.ActorRef[Any] | None,
         scheduler_enabled: bool,
         clock: Callable[[], datetime],
+        draining: threading.Event,
     ) -> None:
         super().__init__()
         self.clinic = clinic
@@ -55,12 +56,28 @@ class ClinicActor(pykka.ThreadingActor):
         self.supervisor = supervisor
         self.scheduler_enabled = scheduler_enabled
         self.clock = clock
+        self.draining = draining
         self.alarm: CronAlarm | None = None
+        self.reported_schedules: set[tuple[str, str]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self.directory.register(self.clinic.id, self.actor_ref)
+        try:
+            self._start()
+        except BaseException as exc:
+            # pykka calls no on_failure for a failed on_start: the actor just stops. Undo what
+            # started (the cron thread) so nothing fires into a dead actor; the supervisor
+            # notices the dead ref and restarts the clinic with backoff.
+            self._teardown()
+            log.error(
+                "clinic actor could not start: %s",
+                type(exc).__name__,
+                extra={"clinic_id": str(self.clinic.id)},
+            )
+            raise
+
+    def _start(self) -> None:
         if self.scheduler_enabled:
             trigger = ScheduledTrigger(self.store, self.clinic.id, self.actor_ref)
             self.alarm = CronAlarm(
@@ -71,11 +88,14 @@ class ClinicActor(pykka.ThreadingActor):
                 name=f"cron-{self.clinic.id}",
             ).start()
             self.directory.set_jobs(self.clinic.id, self.alarm.job_count())
-        # Syncs queued for this clinic while no actor served it (a restart after a crash)
-        # are picked up here, in the order they were queued.
+        # Syncs queued for this clinic while no actor served it (a restart after a crash, or
+        # a cron tick during a database outage) are picked up here, in the order queued.
         for record in self.store.syncs.active(self.clinic.id):
             if record.status == "queued":
                 self.actor_ref.tell(RunSync(record.id))
+        # Registered last: the clinic counts as served (triggers accepted, /ready) only once
+        # it has really started.
+        self.directory.register(self.clinic.id, self.actor_ref)
         log.info("clinic actor started", extra={"clinic_id": str(self.clinic.id)})
 
     def on_stop(self) -> None:
@@ -95,7 +115,8 @@ class ClinicActor(pykka.ThreadingActor):
             extra={"clinic_id": str(self.clinic.id)},
         )
         if self.supervisor is not None and self.supervisor.is_alive():
-            self.supervisor.tell(ChildFailed(self.clinic.id, repr(exception_value)[:200]))
+            reason = type(exception_value).__name__ if exception_value else "?"
+            self.supervisor.tell(ChildFailed(self.clinic.id, reason, self.actor_ref.actor_urn))
 
     def _teardown(self) -> None:
         if self.alarm is not None:
@@ -120,10 +141,13 @@ class ClinicActor(pykka.ThreadingActor):
             return None
         raise TypeError(f"ClinicActor cannot handle {type(message).__name__}")
 
-    def next_run(self, sync_type: str) -> datetime | None:
-        return None if self.alarm is None else self.alarm.next_run(sync_type)
-
     def _run(self, sync_id: uuid.UUID) -> SyncRecord | None:
+        if self.draining.is_set():
+            # Shutdown has begun: nothing new starts, whatever its place in the mailbox
+            # (contract §2.4: the rest is marked interrupted).
+            return self.store.syncs.interrupt(
+                sync_id, "the daemon shut down before this sync started"
+            )
         record = self.store.syncs.get(sync_id)
         if record is None or record.status != "queued":
             return record  # interrupted while it waited (shutdown), or already handled
@@ -134,7 +158,13 @@ class ClinicActor(pykka.ThreadingActor):
         except BaseException:
             # The runner records every failure it understands; reaching here means the actor
             # itself is failing. The row must not stay "running" and block the clinic.
-            self.store.syncs.interrupt(sync_id, "the clinic actor failed during this sync")
+            try:
+                self.store.syncs.interrupt(sync_id, "the clinic actor failed during this sync")
+            except Exception:  # the database is away too: the sweepers will mark it
+                log.warning(
+                    "could not mark the sync interrupted",
+                    extra={"clinic_id": str(self.clinic.id), "sync_id": str(sync_id)},
+                )
             raise
         finally:
             self.directory.sync_finished(sync_id)
@@ -146,7 +176,22 @@ class ClinicActor(pykka.ThreadingActor):
         for entry in self.clinic.schedules:
             last = self.store.syncs.latest(self.clinic.id, entry.type, trigger="schedule")
             last_runs[entry.type] = None if last is None else last.queued_at
-        return Timetable.build(self.clinic.schedules, self.clinic.timezone, self.clock(), last_runs)
+        timetable = Timetable.build(
+            self.clinic.schedules, self.clinic.timezone, self.clock(), last_runs
+        )
+        for bad in timetable.unusable:
+            # One bad stored schedule never takes the clinic's others down: it is left out,
+            # and said once (not at every rebuild).
+            if (bad.sync_type, bad.cron) not in self.reported_schedules:
+                self.reported_schedules.add((bad.sync_type, bad.cron))
+                log.error(
+                    "schedule left out: %s cron %r %s",
+                    bad.sync_type,
+                    bad.cron,
+                    bad.reason,
+                    extra={"clinic_id": str(self.clinic.id)},
+                )
+        return timetable
 
 
 class ScheduledTrigger:
@@ -174,7 +219,15 @@ class ScheduledTrigger:
             )
             return
         metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="queued").inc()
-        self.actor.tell(RunSync(record.id))
+        try:
+            self.actor.tell(RunSync(record.id))
+        except pykka.ActorDeadError:
+            # The row is queued: the clinic's next actor picks it up when it starts.
+            log.info(
+                "scheduled %s sync queued for the clinic's restarted actor",
+                due.sync_type,
+                extra={"clinic_id": str(self.clinic_id)},
+            )
 
     def missed(self, due: Due) -> None:
         metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="missed").inc()

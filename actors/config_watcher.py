@@ -26,7 +26,6 @@ class ConfigWatcher(pykka.ThreadingActor):
         self.supervisor = supervisor
         self.interval_s = interval_s
         self.ticker: Ticker | None = None
-        self.polls = 0
 
     def on_start(self) -> None:
         self.ticker = Ticker(
@@ -49,6 +48,5 @@ class ConfigWatcher(pykka.ThreadingActor):
         except Exception:  # the database may be briefly away; try again next tick
             log.exception("could not read the clinic configuration")
             return {}
-        self.polls += 1
         changes: dict[str, int] = self.supervisor.ask(ApplyConfig(clinics), block=True)
         return changes

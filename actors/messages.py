@@ -1,4 +1,9 @@
-"""The messages actors send each other: small, typed, immutable values."""
+"""The messages actors send each other: small, typed, immutable values.
+
+Every actor of the daemon is driven the same way: a message is told (fire and forget) or asked
+(the caller waits for the answer), and each actor's ``on_receive`` says what it does with each
+message. Nothing calls an actor's methods through a proxy.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,6 @@ class RunSync:
     """Run this queued ``schedule_syncs`` row (to a ClinicActor)."""
 
     sync_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class ScheduleTick:
-    """The clinic's timer fired: see which cron entries are due (to a ClinicActor)."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,14 @@ class ApplyConfig:
 
 @dataclass(frozen=True)
 class ChildFailed:
-    """A clinic actor died (ClinicActor → Supervisor)."""
+    """A clinic actor failed while handling a message (ClinicActor → Supervisor).
+
+    ``actor_urn`` names the actor that failed, so a late report about an actor the supervisor
+    has already replaced is ignored."""
 
     clinic_id: uuid.UUID
     reason: str
+    actor_urn: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,22 @@ class RestartChild:
 
     clinic_id: uuid.UUID
     generation: int
+
+
+@dataclass(frozen=True)
+class CheckChildren:
+    """Look at every clinic actor: a dead one is restarted however it died, one healthy long
+    enough after a restart has its backoff reset (the Supervisor's timer)."""
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Shutdown is under way: restart nothing, apply no configuration (to the Supervisor)."""
+
+
+@dataclass(frozen=True)
+class StopChildren:
+    """Hand over every clinic actor for stopping; answers their refs (to the Supervisor)."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ wake up next. Rules:
 - a tick found late by no more than the misfire grace (10 minutes) runs once; later than that it
   is counted as missed and waits for the next tick; several missed ticks coalesce into one;
 - after downtime, a tick missed while the process was down runs once at start-up when it is
-  within the grace and the last ``schedule``-triggered sync is older than that tick.
+  within the grace and the last ``schedule``-triggered sync is older than that tick;
+- a stored cron whose fire times cannot be computed (one that never fires, such as
+  ``0 0 31 2 *``) is left out and listed in ``unusable``; the clinic's other schedules run.
 """
 
 from __future__ import annotations
@@ -33,11 +35,35 @@ class Due:
     scheduled_for: datetime
 
 
+@dataclass(frozen=True)
+class Unusable:
+    sync_type: str
+    cron: str
+    reason: str
+
+
+def _next(cron: str, timezone: str, after: datetime) -> datetime | None:
+    """The next fire time, or None for a cron that never fires again."""
+    try:
+        found: datetime | None = next_fire_time(cron, timezone, after)
+    except Exception:  # croniter gives up on dates that never come (31 February)
+        return None
+    return found
+
+
+def _previous(cron: str, timezone: str, before: datetime) -> datetime | None:
+    try:
+        return previous_fire_time(cron, timezone, before)
+    except Exception:
+        return None
+
+
 @dataclass
 class Timetable:
     timezone: str
     jobs: list[Job] = field(default_factory=list)
     missed: list[Due] = field(default_factory=list)
+    unusable: list[Unusable] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -48,25 +74,24 @@ class Timetable:
         last_scheduled_runs: Mapping[str, datetime | None],
     ) -> Timetable:
         jobs = []
+        unusable = []
         for entry in entries:
             if not entry.enabled:
                 continue
-            previous = previous_fire_time(entry.cron, timezone, now)
+            upcoming = _next(entry.cron, timezone, now)
+            if upcoming is None:
+                unusable.append(Unusable(entry.type, entry.cron, "never fires"))
+                continue
+            previous = _previous(entry.cron, timezone, now)
             last = last_scheduled_runs.get(entry.type)
             missed_while_down = (
                 previous is not None
                 and now - previous <= MISFIRE_GRACE
                 and (last is None or last < previous)
             )
-            next_at = (
-                previous
-                if missed_while_down and previous
-                else next_fire_time(entry.cron, timezone, now)
-            )
-            if next_at is None:  # a cron that never fires (0 0 31 2 *) has no job
-                continue
+            next_at = previous if missed_while_down and previous else upcoming
             jobs.append(Job(entry.type, entry.cron, next_at))
-        return cls(timezone=timezone, jobs=jobs)
+        return cls(timezone=timezone, jobs=jobs, unusable=unusable)
 
     def due(self, now: datetime) -> list[Due]:
         """Types whose tick has come; each job advances past ``now`` (coalescing)."""
@@ -76,13 +101,14 @@ class Timetable:
                 continue
             # Several ticks may have passed (a busy machine, a suspended laptop): they coalesce
             # into the latest one, which alone decides whether we are within the grace.
-            latest = previous_fire_time(job.cron, self.timezone, now)
+            latest = _previous(job.cron, self.timezone, now)
             tick = job.next_at if latest is None else max(latest, job.next_at)
-            following = next_fire_time(job.cron, self.timezone, now)
-            if following is None:
+            upcoming = _next(job.cron, self.timezone, now)
+            if upcoming is None:  # its last fire time ever: nothing left to wait for
                 self.jobs.remove(job)
+                self.unusable.append(Unusable(job.sync_type, job.cron, "fires no more"))
             else:
-                job.next_at = following
+                job.next_at = upcoming
             if now - tick <= MISFIRE_GRACE:
                 ready.append(Due(job.sync_type, tick))
             else:
@@ -91,12 +117,6 @@ class Timetable:
 
     def next_wake(self) -> datetime | None:
         return min((job.next_at for job in self.jobs), default=None)
-
-    def next_run(self, sync_type: str) -> datetime | None:
-        for job in self.jobs:
-            if job.sync_type == sync_type:
-                return job.next_at
-        return None
 
 
 Clock = Callable[[], datetime]

@@ -2,8 +2,11 @@
 
 Start: database (migrated) → stale syncs swept → browser pool → supervisor (clinic actors) →
 config watcher (first load) → sweeper → HTTP server. Stop: HTTP stops taking triggers (``/ready``
-turns 503) → running syncs get ``SHUTDOWN_GRACE_S`` to finish → the rest are cancelled and marked
-``interrupted`` → actors stop in reverse order → browsers closed → HTTP server closed.
+turns 503) and clinic actors start nothing new → running syncs get ``SHUTDOWN_GRACE_S`` to
+finish → the rest are cancelled and marked ``interrupted`` → actors stop in reverse order, in
+parallel → browsers closed → HTTP server closed. Everything after the grace shares one deadline,
+``STOP_OVERRUN_S``, so the process exits within ``SHUTDOWN_GRACE_S + 10`` s (contract §7) with
+room left for the final log flush, whatever is stuck.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from actors.browser_pool import BrowserPoolActor
 from actors.clinic import ClinicActor
 from actors.config_watcher import ConfigWatcher
 from actors.directory import ClinicDirectory
-from actors.messages import PollNow
+from actors.messages import Drain, PollNow, StopChildren
+from actors.serving import ServiceBoard
 from actors.supervisor import Supervisor
 from actors.sweeper import HEARTBEAT_TIMEOUT, Sweeper
 from daemon.config import Settings
@@ -42,8 +46,12 @@ from providers.browsers.pool import BrowserPool
 
 log = logging.getLogger("pims_sync.actors")
 
-CANCEL_WAIT_S = 5.0
 ACTOR_STOP_TIMEOUT_S = 5.0
+#: After the grace: how long cancelled syncs get to end, then everything else.
+CANCEL_WAIT_S = 2.0
+STOP_OVERRUN_S = 4.0
+ASK_TIMEOUT_S = 2.0
+FIRST_LOAD_WAIT_S = 15.0
 
 
 @dataclass
@@ -52,6 +60,8 @@ class Running:
     pool: BrowserPool
     pool_actor: pykka.ActorRef[Any]
     directory: ClinicDirectory
+    board: ServiceBoard
+    draining: threading.Event
     supervisor: pykka.ActorRef[Any]
     watcher: pykka.ActorRef[Any]
     sweeper: pykka.ActorRef[Any]
@@ -109,6 +119,8 @@ class Daemon:
             )
 
             runner = SyncRunner(store, ProviderFactory(store, pool), clock=self.clock)
+            board = ServiceBoard()
+            draining = threading.Event()
 
             def start_clinic(
                 clinic: ClinicView, supervisor: pykka.ActorRef[Any]
@@ -122,13 +134,17 @@ class Daemon:
                     supervisor=supervisor,
                     scheduler_enabled=settings.enable_scheduler,
                     clock=self.clock,
+                    draining=draining,
                 )
 
-            supervisor = Supervisor.start(directory=directory, start_child=start_clinic)
+            supervisor = Supervisor.start(
+                directory=directory, board=board, start_child=start_clinic
+            )
             watcher = ConfigWatcher.start(
                 store=store, supervisor=supervisor, interval_s=settings.config_poll_interval_s
             )
-            watcher.ask(PollNow())
+            first_load: dict[str, int] = watcher.ask(PollNow())
+            self._wait_for_clinics(directory, board, first_load.get("started", 0))
             self._scheduler_loaded.set()
             sweeper = Sweeper.start(store=store)
 
@@ -141,6 +157,7 @@ class Daemon:
             dispatcher = ActorDispatcher(
                 store=store,
                 directory=directory,
+                board=board,
                 scheduler_enabled=settings.enable_scheduler,
                 scheduler_loaded=self._scheduler_loaded.is_set,
                 browser_status=browser_status,
@@ -161,7 +178,17 @@ class Daemon:
             db.dispose()
             raise
         self.running = Running(
-            store, pool, pool_actor, directory, supervisor, watcher, sweeper, dispatcher, http
+            store,
+            pool,
+            pool_actor,
+            directory,
+            board,
+            draining,
+            supervisor,
+            watcher,
+            sweeper,
+            dispatcher,
+            http,
         )
         log.info("pims-sync listening on %s:%d", settings.host, http.port)
 
@@ -176,56 +203,67 @@ class Daemon:
     # -- stop -----------------------------------------------------------------------------------
 
     def stop(self) -> None:
+        """Drain, then tear down in reverse order; never raises, never runs past the bound."""
         if self.running is None or self._stopped.is_set():
             return
         self._stopped.set()
         r = self.running
         grace = self.settings.shutdown_grace_s
+        began = time.monotonic()
+        deadline = began + grace + STOP_OVERRUN_S
         log.info(
             "shutting down: no new syncs; %d running get up to %.0f s",
             len(r.directory.running()),
             grace,
         )
         r.dispatcher.start_draining()
-        r.supervisor.proxy().drain().get(timeout=10)
-        self._wait_for_syncs(r.directory, grace)
+        r.draining.set()  # clinic actors start nothing new from here on
+        _attempt("drain the supervisor", lambda: r.supervisor.ask(Drain(), timeout=ASK_TIMEOUT_S))
+        self._wait_for_syncs(r.directory, began + grace)
         if r.directory.running():
             log.warning(
                 "cancelling %d sync(s) still running after the grace period",
                 r.directory.cancel_all(),
             )
-            self._wait_for_syncs(r.directory, CANCEL_WAIT_S)
-        self._interrupt_leftovers(r.store)
+            self._wait_for_syncs(r.directory, time.monotonic() + CANCEL_WAIT_S)
+        _attempt("mark unfinished syncs interrupted", lambda: self._interrupt_leftovers(r.store))
 
-        for ref in (r.sweeper, r.watcher):
-            if ref.is_alive():
-                ref.stop(block=True, timeout=ACTOR_STOP_TIMEOUT_S)
-        if r.supervisor.is_alive():
-            r.supervisor.proxy().stop_children(ACTOR_STOP_TIMEOUT_S).get(
-                timeout=ACTOR_STOP_TIMEOUT_S * 10
+        # Reverse start order; each group stopped in parallel, all under one deadline.
+        _stop_all([r.sweeper, r.watcher], deadline)
+        children: list[pykka.ActorRef[Any]] = (
+            _attempt(
+                "collect the clinic actors",
+                lambda: r.supervisor.ask(StopChildren(), timeout=ASK_TIMEOUT_S),
             )
-            r.supervisor.stop(block=True, timeout=ACTOR_STOP_TIMEOUT_S)
-        if r.pool_actor.is_alive():
-            r.pool_actor.stop(block=True, timeout=30)
-        r.http.stop()
+            or []
+        )
+        _stop_all([*children, r.supervisor], deadline)
+        _stop_all([r.pool_actor], deadline, at_least_s=1.0)
+        _attempt("stop the HTTP server", lambda: r.http.stop(timeout_s=2.0))
         r.dispatcher.close()
-        for ref in reversed(pykka.ActorRegistry.get_all()):
-            try:
-                ref.stop(block=True, timeout=ACTOR_STOP_TIMEOUT_S)
-            except pykka.Timeout:
-                log.warning("an actor did not stop in time")
-        r.store.db.dispose()
-        log.info("pims-sync stopped")
+        _stop_all(list(reversed(pykka.ActorRegistry.get_all())), deadline, at_least_s=0.0)
+        _attempt("close the database", r.store.db.dispose)
+        log.info("pims-sync stopped in %.1f s", time.monotonic() - began)
 
     @staticmethod
-    def _wait_for_syncs(directory: ClinicDirectory, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while directory.running() and time.monotonic() < deadline:
+    def _wait_for_clinics(directory: ClinicDirectory, board: ServiceBoard, started: int) -> None:
+        """Until each clinic actor started has either started (served) or failed (on the
+        board, restarting): then /ready tells the truth about every clinic."""
+        deadline = time.monotonic() + FIRST_LOAD_WAIT_S
+        while time.monotonic() < deadline:
+            if directory.clinic_count() + len(board.unserved()) >= started:
+                return
+            time.sleep(0.02)
+
+    @staticmethod
+    def _wait_for_syncs(directory: ClinicDirectory, until: float) -> None:
+        while directory.running() and time.monotonic() < until:
             time.sleep(0.1)
 
     def _interrupt_leftovers(self, store: Store) -> None:
         # Rows of this daemon only: a `pims-sync sync` running beside us (trigger "cli") is
-        # another process's business.
+        # another process's business. Queued rows are marked too (contract §2.4): the next
+        # process would mark them anyway, and a caller waiting on one learns now.
         for record in store.syncs.active():
             if record.trigger == "cli":
                 continue
@@ -234,3 +272,32 @@ class Daemon:
                 "sync marked interrupted at shutdown",
                 extra={"sync_id": str(record.id), "clinic_id": str(record.clinic_id)},
             )
+
+
+def _attempt(what: str, step: Callable[[], Any]) -> Any:
+    """One shutdown step: a failure is logged and the shutdown goes on."""
+    try:
+        return step()
+    except Exception:
+        log.warning("shutdown: could not %s", what, exc_info=True)
+        return None
+
+
+def _stop_all(refs: list[pykka.ActorRef[Any]], deadline: float, at_least_s: float = 0.5) -> None:
+    """Ask every actor to stop at once, then wait for them until ``deadline``. An actor stuck
+    in a call that ignores cancellation is left behind: its thread ends with the process."""
+    futures = []
+    for ref in refs:
+        if ref.is_alive():
+            try:
+                futures.append((ref, ref.stop(block=False)))
+            except pykka.ActorDeadError:
+                continue
+    for ref, future in futures:
+        remaining = max(deadline - time.monotonic(), at_least_s)
+        try:
+            future.get(timeout=remaining)
+        except pykka.Timeout:
+            log.warning("shutdown: %s did not stop in time; leaving it", ref)
+        except Exception:
+            log.warning("shutdown: %s failed while stopping", ref, exc_info=True)

@@ -109,6 +109,11 @@ ACTOR_RESTARTS_TOTAL: Final = Counter(
     ["actor"],
     registry=REGISTRY,
 )
+CLINICS_UNSERVED: Final = Gauge(
+    "pims_sync_clinics_unserved",
+    "Active clinics whose actor is down and waiting to be restarted (no cron, triggers 503).",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS_TOTAL: Final = Counter(
     "pims_sync_http_requests_total",
     "HTTP requests served, by route template and status code.",

@@ -12,9 +12,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daemon.store.database import Database
-from daemon.store.models import CaseSyncAudit
+from daemon.store.models import ACTIVE_SYNC_STATUSES, CaseSyncAudit, ScheduleSync
 from daemon.store.types import utcnow
 
 MAX_ERRORS = 50
@@ -127,3 +128,42 @@ class AuditRepository:
                 select(CaseSyncAudit).where(CaseSyncAudit.sync_id == sync_id)
             ).scalar_one_or_none()
             return None if row is None else _record(row)
+
+
+def close_running(
+    session: Session, sync_id: uuid.UUID, status: str, message: str, now: datetime
+) -> int:
+    """Close the ``running`` audit rows of a sync that just ended without the runner (marked
+    ``interrupted`` by a sweeper, at start-up or at shutdown), in the caller's transaction."""
+    rows = session.execute(
+        select(CaseSyncAudit).where(
+            CaseSyncAudit.sync_id == sync_id, CaseSyncAudit.status == "running"
+        )
+    ).scalars()
+    closed = 0
+    for row in rows:
+        row.status = status
+        row.errors = [*(row.errors or []), {"code": status, "message": message}][:MAX_ERRORS]
+        row.completed_at = now
+        row.duration_ms = int((now - row.started_at).total_seconds() * 1000)
+        closed += 1
+    return closed
+
+
+def close_orphaned(db: Database) -> int:
+    """Close audit rows left ``running`` although their sync has ended (older processes)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(CaseSyncAudit, ScheduleSync.status)
+            .join(ScheduleSync, ScheduleSync.id == CaseSyncAudit.sync_id)
+            .where(
+                CaseSyncAudit.status == "running",
+                ScheduleSync.status.not_in(ACTIVE_SYNC_STATUSES),
+            )
+        ).all()
+        now = utcnow()
+        for audit, sync_status in rows:
+            audit.status = sync_status
+            audit.completed_at = now
+            audit.duration_ms = int((now - audit.started_at).total_seconds() * 1000)
+        return len(rows)

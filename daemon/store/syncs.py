@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from daemon.store.audits import close_orphaned, close_running
 from daemon.store.database import Database
 from daemon.store.models import ACTIVE_SYNC_STATUSES, ScheduleSync
 from daemon.store.types import utcnow
@@ -259,6 +260,8 @@ class SyncRunRepository:
             ]
             row.completed_at = now
             row.duration_ms = int((now - started).total_seconds() * 1000) if started else 0
+            # Its audit row ends with it, in the same transaction: never one without the other.
+            close_running(session, sync_id, "interrupted", message, now)
             session.flush()
             return _record(row)
 
@@ -281,6 +284,7 @@ class SyncRunRepository:
             ids = list(session.execute(select(ScheduleSync.id).where(or_(*conditions))).scalars())
         for sync_id in ids:
             self.interrupt(sync_id, "the run stopped reporting (process died or hung)")
+        close_orphaned(self.db)
         return ids
 
     def purge(self, *, older_than: timedelta = RETENTION) -> int:

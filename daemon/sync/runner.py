@@ -13,13 +13,18 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from daemon.observability import metrics
 from daemon.observability.context import log_context
 from daemon.observability.logging import get_logger
 from daemon.store import Store
 from daemon.store.clinics import ClinicView
+from daemon.store.database import DatabaseUnavailable
 from daemon.store.syncs import SyncRecord
 from daemon.sync.cases import CaseSync
 from daemon.sync.context import Repositories, SyncContext
@@ -42,6 +47,16 @@ WAIT_POLL_S = 0.5
 #: task is cancelled (a PIMS call may hang for up to its timeout).
 CANCEL_GRACE_S = 5.0
 WATCH_INTERVAL_S = 0.1
+#: How long the final write of a run keeps being retried while the database is away. A run's
+#: real outcome is worth waiting for: otherwise its row stays ``running`` until swept, with no
+#: code. Past this, the sweeper marks it.
+FINAL_WRITE_PATIENCE_S = 300.0
+FINAL_WRITE_FIRST_DELAY_S = 0.5
+FINAL_WRITE_MAX_DELAY_S = 10.0
+#: Errors that mean "the database is not answering", worth retrying; any other is a bug.
+DATABASE_DOWN = (OperationalError, InterfaceError, DatabaseUnavailable)
+
+T = TypeVar("T")
 
 
 class SyncRunner:
@@ -54,6 +69,7 @@ class SyncRunner:
         wait_poll_s: float = WAIT_POLL_S,
         cancel_grace_s: float = CANCEL_GRACE_S,
         heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+        final_write_patience_s: float = FINAL_WRITE_PATIENCE_S,
     ) -> None:
         self.store = store
         self.providers = providers
@@ -62,6 +78,7 @@ class SyncRunner:
         self.wait_poll_s = wait_poll_s
         self.cancel_grace_s = cancel_grace_s
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.final_write_patience_s = final_write_patience_s
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -95,6 +112,35 @@ class SyncRunner:
             if waited is not None:
                 return waited
             return self._execute(record, cancel)
+
+    def _stored(
+        self, what: str, write: Callable[[], T], cancel: threading.Event, area_log: logging.Logger
+    ) -> T:
+        """``write()``, retried with backoff while the database is away (bounded; at shutdown
+        one last try only)."""
+        deadline = time.monotonic() + self.final_write_patience_s
+        delay = FINAL_WRITE_FIRST_DELAY_S
+        announced = False
+        while True:
+            try:
+                result = write()
+            except DATABASE_DOWN as error:
+                if cancel.is_set() or time.monotonic() + delay > deadline:
+                    area_log.error("gave up writing the %s: the database is unreachable", what)
+                    raise
+                if not announced:
+                    area_log.warning(
+                        "could not write the %s (%s); retrying until the database is back",
+                        what,
+                        type(error).__name__,
+                    )
+                    announced = True
+                cancel.wait(delay)
+                delay = min(delay * 2, FINAL_WRITE_MAX_DELAY_S)
+                continue
+            if announced:
+                area_log.info("wrote the %s: the database is back", what)
+            return result
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -177,7 +223,9 @@ class SyncRunner:
                 report.fail("internal", f"invalid range: {error}")
             except Exception as error:
                 self._fail(report, error, area_log)
-        return self._finish(record, report, progress, audit_id, interrupted, began, area_log)
+        return self._finish(
+            record, report, progress, audit_id, interrupted, began, area_log, cancel
+        )
 
     async def _run_service(
         self, service: SyncService, ctx: SyncContext, clinic: ClinicView
@@ -220,23 +268,35 @@ class SyncRunner:
         interrupted: bool,
         began: float,
         area_log: logging.Logger,
+        cancel: threading.Event,
     ) -> SyncRecord:
         status = report.status(interrupted=interrupted)
         if interrupted:
             report.fail("interrupted", "the sync was stopped before it finished")
         total, processed, _ = progress.snapshot()
-        final = self.store.syncs.finish(
-            record.id,
-            status=status,
-            stats=dict(report.stats),
-            errors=report.errors,
-            error_code=report.error_code,
-            total=max(total, report.total()),
-            processed=processed,
+        final = self._stored(
+            "sync's final status",
+            lambda: self.store.syncs.finish(
+                record.id,
+                status=status,
+                stats=dict(report.stats),
+                errors=report.errors,
+                error_code=report.error_code,
+                total=max(total, report.total()),
+                processed=processed,
+            ),
+            cancel,
+            area_log,
         )
         if audit_id is not None:
-            self.repos.audits.finish(
-                audit_id, status=final.status, stats=report.stats, errors=report.errors
+            found = audit_id
+            self._stored(
+                "audit row",
+                lambda: self.repos.audits.finish(
+                    found, status=final.status, stats=report.stats, errors=report.errors
+                ),
+                cancel,
+                area_log,
             )
         seconds = time.monotonic() - began
         self._record_metrics(final, seconds)

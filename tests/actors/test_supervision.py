@@ -20,6 +20,7 @@ from actors.clinic import ClinicActor
 from actors.config_watcher import ConfigWatcher
 from actors.directory import ClinicDirectory
 from actors.messages import PollNow, RunSync, Sweep
+from actors.serving import ServiceBoard
 from actors.supervisor import Supervisor
 from daemon.observability import metrics
 from daemon.store import Store
@@ -73,10 +74,15 @@ def system(store: Store) -> Iterator[dict[str, Any]]:
             supervisor=supervisor,
             scheduler_enabled=True,
             clock=lambda: datetime.now(UTC),
+            draining=threading.Event(),
         )
 
     supervisor = Supervisor.start(
-        directory=directory, start_child=start_child, backoff_first_s=0.05
+        directory=directory,
+        board=ServiceBoard(),
+        start_child=start_child,
+        backoff=lambda failures: 0.05 * failures,
+        check_interval_s=0.05,
     )
     watcher = ConfigWatcher.start(store=store, supervisor=supervisor, interval_s=3600)
     yield {
@@ -102,15 +108,15 @@ def test_one_actor_per_active_clinic_and_only_changed_clinics_touched(
     store, directory, watcher = system["store"], system["directory"], system["watcher"]
     a, b = _clinic(store, "A"), _clinic(store, "B")
     assert watcher.ask(PollNow()) == {"started": 2, "stopped": 0, "reconfigured": 0}
-    ref_a, ref_b = directory.actor_for(a), directory.actor_for(b)
-    assert ref_a is not None and ref_b is not None
+    ref_a = wait_for(lambda: directory.actor_for(a))
+    ref_b = wait_for(lambda: directory.actor_for(b))
     c = _clinic(store, "C")
     store.clinics.set_schedule(b, ScheduleEntry("cases", "0 8 * * *"))
     store.clinics.update(a, is_active=False)
     assert watcher.ask(PollNow()) == {"started": 1, "stopped": 1, "reconfigured": 1}
     wait_for(lambda: not ref_a.is_alive())
     assert directory.actor_for(b) is ref_b  # edited in place, not restarted
-    assert directory.actor_for(c) is not None
+    wait_for(lambda: directory.actor_for(c))
     wait_for(lambda: directory.scheduled_jobs() == 1)
 
 
@@ -118,8 +124,7 @@ def test_crashed_clinic_actor_is_restarted_and_counted(system: dict[str, Any]) -
     store, directory, runner = system["store"], system["directory"], system["runner"]
     clinic_id = _clinic(store, "A")
     system["watcher"].ask(PollNow())
-    first = directory.actor_for(clinic_id)
-    assert first is not None
+    first = wait_for(lambda: directory.actor_for(clinic_id))
     before = metrics.ACTOR_RESTARTS_TOTAL.labels(actor="clinic")._value.get()
     runner.crashes = 1
     crashed = store.syncs.enqueue(clinic_id, "cases", "api")
@@ -140,8 +145,7 @@ def test_syncs_of_one_clinic_run_one_at_a_time_in_order(system: dict[str, Any]) 
     store, directory, runner = system["store"], system["directory"], system["runner"]
     clinic_id = _clinic(store, "A")
     system["watcher"].ask(PollNow())
-    actor = directory.actor_for(clinic_id)
-    assert actor is not None
+    actor = wait_for(lambda: directory.actor_for(clinic_id))
     runner.gate.clear()
     ids = [store.syncs.enqueue(clinic_id, t, "api").id for t in ("inbound", "cases")]
     for sync_id in ids:
@@ -170,6 +174,7 @@ def test_scheduled_tick_during_a_running_sync_of_that_type_is_skipped(
         supervisor=None,
         scheduler_enabled=False,
         clock=lambda: now[0],
+        draining=threading.Event(),
     )
     running = store.syncs.enqueue(clinic_id, "cases", "api")
     actor.tell(RunSync(running.id))
