@@ -43,6 +43,7 @@ class CronAlarm:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._pending: dict[str, Due] = {}  # ticks that could not be queued, by sync type
+        self._announced: set[tuple[str, datetime]] = set()  # retries already logged
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> CronAlarm:
@@ -74,24 +75,32 @@ class CronAlarm:
         for item in missed:
             self._on_missed(item)
         for item in waiting.values():
+            if now - item.scheduled_for > MISFIRE_GRACE:
+                # Only a retried tick gets here (the timetable sorts out fresh ones).
+                self._give_up(item)
+                continue
             try:
                 self._on_due(item)
             except Exception as error:  # a failed tick must not kill the clinic's timer
-                self._keep_for_retry(item, now, error)
+                self._keep_for_retry(item, error)
+            else:
+                self._announced.discard((item.sync_type, item.scheduled_for))
 
-    def _keep_for_retry(self, item: Due, now: datetime, error: Exception) -> None:
-        if now - item.scheduled_for >= MISFIRE_GRACE:
-            log.warning(
-                "scheduled %s sync for %s could not be queued within the grace period",
-                item.sync_type,
-                item.scheduled_for.isoformat(),
-            )
-            self._on_missed(item)
-            return
+    def _give_up(self, item: Due) -> None:
+        self._announced.discard((item.sync_type, item.scheduled_for))
+        log.warning(
+            "scheduled %s sync for %s could not be queued within the grace period",
+            item.sync_type,
+            item.scheduled_for.isoformat(),
+        )
+        self._on_missed(item)
+
+    def _keep_for_retry(self, item: Due, error: Exception) -> None:
         with self._lock:
-            first = item.sync_type not in self._pending
             self._pending.setdefault(item.sync_type, item)
-        if first:
+        key = (item.sync_type, item.scheduled_for)
+        if key not in self._announced:
+            self._announced.add(key)
             log.warning(
                 "scheduled %s sync for %s could not be queued (%s); retrying every %.0f s",
                 item.sync_type,

@@ -143,7 +143,7 @@ class Daemon:
             watcher = ConfigWatcher.start(
                 store=store, supervisor=supervisor, interval_s=settings.config_poll_interval_s
             )
-            first_load: dict[str, int] = watcher.ask(PollNow())
+            first_load: dict[str, int] = watcher.ask(PollNow(), block=True)
             self._wait_for_clinics(directory, board, first_load.get("started", 0))
             self._scheduler_loaded.set()
             sweeper = Sweeper.start(store=store)
