@@ -48,11 +48,13 @@ log = logging.getLogger("pims_sync.actors")
 
 ACTOR_STOP_TIMEOUT_S = 5.0
 #: After the grace, everything shares STOP_OVERRUN_S: cancelled syncs get CANCEL_WAIT_S of it
-#: to end, then actors stop, browsers close and the HTTP server closes. With the final log
-#: flush (at most 5 s) the process is gone within SHUTDOWN_GRACE_S + 10 s (contract §7).
-CANCEL_WAIT_S = 1.5
-STOP_OVERRUN_S = 3.0
+#: to end, then actors stop, browsers close (given POOL_STOP_MIN_S at least) and the HTTP server
+#: closes. With the final log flush (at most 5 s) the process is gone within
+#: SHUTDOWN_GRACE_S + 10 s (contract §7).
+CANCEL_WAIT_S = 1.0
+STOP_OVERRUN_S = 2.5
 HTTP_STOP_S = 0.5
+POOL_STOP_MIN_S = 2.0
 ASK_TIMEOUT_S = 2.0
 FIRST_LOAD_WAIT_S = 15.0
 
@@ -241,9 +243,9 @@ class Daemon:
             or []
         )
         _stop_all([*children, r.supervisor], deadline)
-        # Closing Chromium gets a second even past the deadline: an orphaned browser would
+        # Closing Chromium gets its time even past the deadline: an orphaned browser would
         # outlive the process.
-        _stop_all([r.pool_actor], deadline, at_least_s=1.0)
+        _stop_all([r.pool_actor], deadline, at_least_s=POOL_STOP_MIN_S)
         _attempt(
             "stop the HTTP server",
             lambda: r.http.stop(timeout_s=max(deadline - time.monotonic(), HTTP_STOP_S)),
