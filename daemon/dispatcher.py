@@ -110,6 +110,8 @@ class ActorDispatcher:
             scheduler_enabled=self.scheduler_enabled,
             scheduler_jobs=jobs,
             browser_pss_bytes=self.browser_pss.get(),
+            # Active clinics whose actor is down and restarting (named in /ready's checks).
+            extra={"clinicsUnserved": len(self.board.unserved())},
         )
 
     def readiness(self) -> list[ReadinessCheck]:
