@@ -51,10 +51,11 @@ ACTOR_STOP_TIMEOUT_S = 5.0
 #: to end, then actors stop, browsers close (given POOL_STOP_MIN_S at least) and the HTTP server
 #: closes. With the final log flush (at most 5 s) the process is gone within
 #: SHUTDOWN_GRACE_S + 10 s (contract §7).
-CANCEL_WAIT_S = 1.0
-STOP_OVERRUN_S = 2.5
+CANCEL_WAIT_S = 0.8
+STOP_OVERRUN_S = 2.0
 HTTP_STOP_S = 0.5
 POOL_STOP_MIN_S = 2.0
+LEFTOVERS_MIN_S = 0.5
 ASK_TIMEOUT_S = 2.0
 FIRST_LOAD_WAIT_S = 15.0
 
@@ -231,7 +232,13 @@ class Daemon:
                 r.directory.cancel_all(),
             )
             self._wait_for_syncs(r.directory, time.monotonic() + CANCEL_WAIT_S)
-        _attempt("mark unfinished syncs interrupted", lambda: self._interrupt_leftovers(r.store))
+        # Bounded: with the database unreachable (not refusing), each try could hang for the
+        # driver's connect timeout.
+        _attempt_within(
+            "mark unfinished syncs interrupted",
+            lambda: self._interrupt_leftovers(r.store),
+            max(deadline - time.monotonic() - 0.5, LEFTOVERS_MIN_S),
+        )
 
         # Reverse start order; each group stopped in parallel, all under one deadline.
         _stop_all([r.sweeper, r.watcher], deadline)
@@ -293,9 +300,20 @@ def _attempt(what: str, step: Callable[[], Any]) -> Any:
         return None
 
 
+def _attempt_within(what: str, step: Callable[[], Any], seconds: float) -> None:
+    """``_attempt`` on a helper thread, waited for at most ``seconds``."""
+    worker = threading.Thread(target=_attempt, args=(what, step), name="shutdown", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        log.warning("shutdown: could not %s within %.0f s; going on", what, seconds)
+
+
 def _stop_all(refs: list[pykka.ActorRef[Any]], deadline: float, at_least_s: float = 0.5) -> None:
-    """Ask every actor to stop at once, then wait for them until ``deadline``. An actor stuck
-    in a call that ignores cancellation is left behind: its thread ends with the process."""
+    """Ask every actor to stop at once, then wait for them until ``deadline`` (or
+    ``at_least_s`` from now, for the whole group). An actor stuck in a call that ignores
+    cancellation is left behind: its thread ends with the process."""
+    until = max(deadline, time.monotonic() + at_least_s)
     futures = []
     for ref in refs:
         if ref.is_alive():
@@ -304,9 +322,8 @@ def _stop_all(refs: list[pykka.ActorRef[Any]], deadline: float, at_least_s: floa
             except pykka.ActorDeadError:
                 continue
     for ref, future in futures:
-        remaining = max(deadline - time.monotonic(), at_least_s)
         try:
-            future.get(timeout=remaining)
+            future.get(timeout=max(until - time.monotonic(), 0.001))
         except pykka.Timeout:
             log.warning("shutdown: %s did not stop in time; leaving it", ref)
         except Exception:
