@@ -20,6 +20,7 @@ from actors.directory import ClinicDirectory
 from actors.messages import ApplyConfig, RunSync
 from actors.serving import ServiceBoard
 from actors.supervisor import Supervisor
+from daemon.dispatcher import ActorDispatcher
 from daemon.observability import metrics
 from daemon.store import Database, SecretBox, Store
 from daemon.store.clinics import ClinicView, ScheduleEntry
@@ -65,6 +66,20 @@ def supervised(
     return supervisor, directory, board
 
 
+def probes(store: Store, directory: ClinicDirectory, board: ServiceBoard) -> ActorDispatcher:
+    """What /ready and /health read, without the HTTP server."""
+    return ActorDispatcher(
+        store=store,
+        directory=directory,
+        board=board,
+        scheduler_enabled=True,
+        scheduler_loaded=lambda: True,
+        browser_status=lambda: {"warmed": False, "error": "not started in this test"},
+        browser_pss=lambda: 0,
+        clock=lambda: datetime.now(UTC),
+    )
+
+
 def restarts() -> float:
     value: float = metrics.ACTOR_RESTARTS_TOTAL.labels(actor="clinic")._value.get()
     return value
@@ -100,12 +115,20 @@ def test_clinic_that_dies_during_an_outage_is_served_again(
     wait_for(lambda: restarts() >= before + 3, timeout=30)
     assert directory.actor_for(clinic.id) is None
     assert metrics.CLINICS_UNSERVED._value.get() == 1
+    dispatcher = probes(store, directory, board)
+    try:
+        dark = [c for c in dispatcher.readiness() if c.name == f"clinic:{clinic.id}"]
+        assert len(dark) == 1 and not dark[0].ok and "Dark Clinic" in dark[0].message
+        assert dispatcher.health().extra["clinicsUnserved"] == 1
 
-    cluster.start()
-    served = wait_for(lambda: directory.actor_for(clinic.id), timeout=30)
-    assert served is not first
-    wait_for(lambda: not board.unserved())
-    assert metrics.CLINICS_UNSERVED._value.get() == 0
+        cluster.start()
+        served = wait_for(lambda: directory.actor_for(clinic.id), timeout=30)
+        assert served is not first
+        wait_for(lambda: not board.unserved())
+        assert metrics.CLINICS_UNSERVED._value.get() == 0
+        assert all(c.ok for c in dispatcher.readiness() if c.name != "browser_pool")
+    finally:
+        dispatcher.close()
     assert directory.scheduled_jobs() == 1  # its cron is back
     # The sync queued before the outage is run by the restarted actor.
     wait_for(lambda: (r := store.syncs.get(waiting.id)) is not None and r.status == "completed")
