@@ -45,6 +45,7 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
 CHECK_INTERVAL_S = 1.0
 HEALTHY_AFTER_S = 60.0
+STARTING_TOO_LONG_S = 30.0
 
 ChildFactory = Callable[[ClinicView, pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 
@@ -179,6 +180,15 @@ class Supervisor(pykka.ThreadingActor):
                 healthy_for = time.monotonic() - child.started_at
                 if child.failures and healthy_for >= self.healthy_after_s:
                     self._child_recovered(clinic_id)
+            elif time.monotonic() - child.started_at >= STARTING_TOO_LONG_S:
+                # Alive but not serving: its start hangs (a database that does not answer).
+                self.board.mark_down(
+                    clinic_id,
+                    child.clinic.name,
+                    f"still starting after {STARTING_TOO_LONG_S:.0f} s",
+                    failures=child.failures,
+                    retry_at=None,
+                )
 
     def _reported_failure(self, message: ChildFailed) -> None:
         child = self.children.get(message.clinic_id)
