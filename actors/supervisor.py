@@ -4,7 +4,8 @@ affected clinics only, and restarts a dead clinic actor with backoff.
 pykka has no supervision of its own, and it only calls ``on_failure`` for a message that failed:
 an actor whose ``on_start`` raises (the database is down, say) just stops, and nobody is told.
 So the supervisor does not rely on being told: every ``CHECK_INTERVAL_S`` it looks at each
-child's ref, and a dead one is restarted however it died (1 s, 2 s, 4 s … up to 5 minutes),
+child's ref, and a dead one is restarted however it died (1 s, 2 s, 4 s … up to 5 minutes,
+jittered),
 counted in ``pims_sync_actor_restarts_total`` and shown on the :class:`ServiceBoard` (``/ready``,
 ``pims_sync_clinics_unserved``) until it serves again. A child that has served for
 ``HEALTHY_AFTER_S`` since its restart gets its backoff reset.
@@ -38,21 +39,18 @@ from actors.ticker import Ticker
 from daemon.observability import metrics
 from daemon.store.clinics import ClinicView
 from daemon.store.types import utcnow
+from providers.backoff import Backoff
 
 log = logging.getLogger("pims_sync.actors")
 
-BACKOFF_FIRST_S = 1.0
-BACKOFF_MAX_S = 300.0
+#: 1 s, 2 s, 4 s … up to 5 minutes, with jitter so that clinics failing together (a database
+#: outage) do not all come back in the same second.
+RESTART_BACKOFF = Backoff(first_s=1.0, max_s=300.0)
 CHECK_INTERVAL_S = 1.0
 HEALTHY_AFTER_S = 60.0
 STARTING_TOO_LONG_S = 30.0
 
 ChildFactory = Callable[[ClinicView, pykka.ActorRef[Any]], pykka.ActorRef[Any]]
-
-
-def doubling_backoff(failures: int, first_s: float = BACKOFF_FIRST_S) -> float:
-    """Seconds to wait before restarting a child after its ``failures``-th failure in a row."""
-    return float(min(BACKOFF_MAX_S, first_s * 2 ** (max(failures, 1) - 1)))
 
 
 @dataclass
@@ -71,7 +69,7 @@ class Supervisor(pykka.ThreadingActor):
         directory: ClinicDirectory,
         board: ServiceBoard,
         start_child: ChildFactory,
-        backoff: Callable[[int], float] = doubling_backoff,
+        backoff: Callable[[int], float] = RESTART_BACKOFF.delay,
         check_interval_s: float = CHECK_INTERVAL_S,
         healthy_after_s: float = HEALTHY_AFTER_S,
     ) -> None:

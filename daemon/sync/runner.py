@@ -9,6 +9,7 @@ row's progress and heartbeat moving from a side thread, and always ends with a f
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -37,6 +38,7 @@ from daemon.sync.reconciliation import Reconciliation
 from daemon.sync.report import SyncAborted, SyncCancelled, SyncReport, error_code_of
 from daemon.sync.requests import SyncRequest, queue
 from daemon.sync.service import SyncService
+from providers.backoff import Backoff
 
 SERVICES: dict[str, SyncService] = {
     service.sync_type: service for service in (InboundSync(), CaseSync(), Reconciliation())
@@ -51,8 +53,7 @@ WATCH_INTERVAL_S = 0.1
 #: real outcome is worth waiting for: otherwise its row stays ``running`` until swept, with no
 #: code. Past this, the sweeper marks it.
 FINAL_WRITE_PATIENCE_S = 300.0
-FINAL_WRITE_FIRST_DELAY_S = 0.5
-FINAL_WRITE_MAX_DELAY_S = 10.0
+FINAL_WRITE_BACKOFF = Backoff(first_s=0.5, max_s=10.0)
 #: Errors that mean "the database is not answering", worth retrying; any other is a bug.
 DATABASE_DOWN = (OperationalError, InterfaceError, DatabaseUnavailable)
 
@@ -119,12 +120,12 @@ class SyncRunner:
         """``write()``, retried with backoff while the database is away (bounded; at shutdown
         one last try only)."""
         deadline = time.monotonic() + self.final_write_patience_s
-        delay = FINAL_WRITE_FIRST_DELAY_S
         announced = False
-        while True:
+        for attempt in itertools.count(1):
             try:
                 result = write()
             except DATABASE_DOWN as error:
+                delay = FINAL_WRITE_BACKOFF.delay(attempt)
                 if cancel.is_set() or time.monotonic() + delay > deadline:
                     area_log.error("gave up writing the %s: the database is unreachable", what)
                     raise
@@ -136,11 +137,11 @@ class SyncRunner:
                     )
                     announced = True
                 cancel.wait(delay)
-                delay = min(delay * 2, FINAL_WRITE_MAX_DELAY_S)
                 continue
             if announced:
                 area_log.info("wrote the %s: the database is back", what)
             return result
+        raise AssertionError("unreachable")  # itertools.count never ends
 
     # -- waiting ----------------------------------------------------------------------------
 
