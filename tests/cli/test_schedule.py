@@ -47,7 +47,8 @@ def test_the_timetable_skips_a_schedule_that_never_fires() -> None:
         {},
     )
     assert [job.sync_type for job in table.jobs] == ["cases"]
-    assert table.next_run("inbound") is None and table.next_run("cases") is not None
+    assert [(bad.sync_type, bad.cron) for bad in table.unusable] == [("inbound", "0 0 31 2 *")]
+    assert table.jobs[0].next_at is not None
 
 
 def test_schedule_set_refuses_a_cron_that_never_fires(cli: Cli) -> None:
