@@ -17,7 +17,10 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from daemon.http import legacy
 from daemon.http.errors import CODES, ApiError, error_response
+from daemon.http.outage import RETRY_AFTER_S, is_outage
+from daemon.http.state import STATE
 from daemon.observability.context import log_context
 from daemon.observability.logging import get_logger
 from daemon.observability.metrics import HTTP_REQUESTS_TOTAL
@@ -60,21 +63,53 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     started = time.monotonic()
     with log_context(request_id=request_id):
         try:
+            _before_the_handler(request)
             response = await handler(request)
         except ApiError as exc:
             response = exc.response()
         except web.HTTPException as exc:
             response = _from_http_exception(exc)
-        except Exception:
-            log.exception(
-                "unhandled error in %s %s",
-                request.method,
-                route_label(request),
-                extra={"request_id": request_id},
-            )
-            response = error_response(500, "internal", f"internal error (request id {request_id})")
+        except Exception as exc:
+            if is_outage(exc):
+                request.app[STATE].database.failed(exc)
+                response = database_unavailable().response()
+            else:
+                response = _internal(request, request_id)
         _observe(request, response.status, time.monotonic() - started)
         return response
+
+
+def database_unavailable(extra: dict[str, str] | None = None) -> ApiError:
+    return ApiError(
+        503,
+        "the database cannot be reached; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        extra=extra,
+    )
+
+
+def _before_the_handler(request: web.Request) -> None:
+    """The checks of contract §7 that come before any handler: an old trigger route is a
+    404 naming its replacement (not a 405), and while the database is unreachable every
+    ``/api/`` route answers 503 (a key cannot be checked)."""
+    unmatched = request.match_info.http_exception
+    if unmatched is not None:
+        if legacy.applies(request.method, request.path):
+            raise legacy.not_a_trigger(request.path)
+        return  # the router's own 404 / 405
+    if request.path.startswith("/api/") and request.app[STATE].database.down:
+        raise database_unavailable()
+
+
+def _internal(request: web.Request, request_id: str) -> web.StreamResponse:
+    """Called inside the ``except`` block: the log line carries the stack (masked)."""
+    log.exception(
+        "unhandled error in %s %s",
+        request.method,
+        route_label(request),
+        extra={"request_id": request_id},
+    )
+    return error_response(500, "internal", f"internal error (request id {request_id})")
 
 
 def _observe(request: web.Request, status: int, seconds: float) -> None:

@@ -2,8 +2,10 @@
 
 Written by hand from contract §3 (not generated from the handlers), then held to the server by
 a schemathesis run in the tests: every status, header and body here is one the server sends.
-Cross-field rules (start ≤ end, at most 62 dates) cannot be said in JSON Schema; they are in
-the descriptions.
+The request bodies are the exception: they are generated from :mod:`daemon.http.schema`, the
+same declarations the validator reads, so the two cannot drift. Cross-field rules (start ≤
+end, at most 62 dates, the sane date window) cannot be said in JSON Schema; they are in the
+descriptions.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from daemon.http.schema import BODIES, FULL
 from daemon.http.state import state_of
-from daemon.http.validation import LOOKBACK_RANGE, MAX_RANGE_DAYS, PARALLEL_RANGE
 
 JSON: Final = "application/json"
 SYNC_TYPES: Final = ("inbound", "cases", "reconciliation")
@@ -80,45 +82,8 @@ SCHEMAS: Final[dict[str, Any]] = {
             {"type": "object", "properties": {"syncId": _UUID}, "required": ["syncId"]},
         ]
     },
-    "InboundRequest": _object(
-        {
-            "dateRange": {
-                **_object({"start": _DATE, "end": _DATE}, ["start", "end"]),
-                "description": f"Clinic-local dates, start ≤ end, at most {MAX_RANGE_DAYS} "
-                "dates. Default: today … today + sync_horizon_days − 1.",
-            },
-            "forceFullSync": {"type": "boolean", "description": "Ignore sync_hash."},
-        }
-    ),
-    "CasesRequest": {
-        **_object(
-            {
-                "startDate": _DATE,
-                "endDate": _DATE,
-                "parallelBatchSize": {
-                    "type": "integer",
-                    "minimum": PARALLEL_RANGE[0],
-                    "maximum": PARALLEL_RANGE[1],
-                    "default": 5,
-                },
-                "forceFullSync": {"type": "boolean"},
-            }
-        ),
-        "dependentRequired": {"startDate": ["endDate"], "endDate": ["startDate"]},
-        "description": f"startDate and endDate together (clinic-local), start ≤ end, at most "
-        f"{MAX_RANGE_DAYS} dates. Default: yesterday … today.",
-    },
-    "ReconciliationRequest": _object(
-        {
-            "lookbackDays": {
-                "type": "integer",
-                "minimum": LOOKBACK_RANGE[0],
-                "maximum": LOOKBACK_RANGE[1],
-                "default": 7,
-            },
-            "force": {"type": "boolean", "description": "Override the deletion guard."},
-        }
-    ),
+    # The trigger bodies: generated from the declarations the validator uses (one source).
+    **{body.component: body.json_schema() for body in BODIES.values()},
     "SyncError": _object(
         {
             "code": {"type": "string"},
@@ -151,6 +116,36 @@ SCHEMAS: Final[dict[str, Any]] = {
         ["success", "syncId", "status", "statusUrl", "streamUrl"],
         closed=False,
     ),
+    "FullSyncResult": {
+        "allOf": [
+            _ref("SyncResult"),
+            {
+                "type": "object",
+                "properties": {
+                    "syncIds": _object(
+                        {part: _nullable(_UUID) for part in SYNC_TYPES}, list(SYNC_TYPES)
+                    ),
+                    "results": {"type": "object"},
+                },
+                "required": ["syncIds", "results"],
+            },
+        ]
+    },
+    "FullSyncAccepted": {
+        "allOf": [
+            _ref("SyncAccepted"),
+            {
+                "type": "object",
+                "properties": {
+                    "syncIds": _object(
+                        {part: _nullable(_UUID) for part in SYNC_TYPES}, list(SYNC_TYPES)
+                    ),
+                    "statusUrls": {"type": "object"},
+                },
+                "required": ["syncIds", "statusUrls"],
+            },
+        ]
+    },
     "SyncStatus": _object(
         {
             "syncId": _UUID,
@@ -274,11 +269,13 @@ _ERROR_TEXT: Final = {
     403: "The key lacks the route's permission (`forbidden`) or its clinic is deactivated "
     "(`clinic_inactive`).",
     404: "No such sync for this key (malformed id, unknown, another type or another clinic).",
+    409: "A sync of this type is queued or running; `syncId` is that one.",
     413: "The body is larger than 64 KiB.",
     415: "A non-empty body that is not JSON.",
     429: "More trigger requests than API_RATE_LIMIT_PER_MIN in a minute for this key.",
     500: "Unexpected error; the body names the request id, the log has the rest.",
-    503: "Draining (shutting down), or the clinic is not served yet.",
+    503: "Draining (shutting down), the clinic is not served yet, or the database cannot be "
+    "reached (with Retry-After; a caller already waiting gets its syncId back).",
 }
 
 
@@ -298,11 +295,11 @@ def _json_response(
 
 def _error(status: int) -> dict[str, Any]:
     headers = None
-    if status == 429:
+    if status in (429, 503):
         headers = {
             "Retry-After": {
-                "description": "Seconds to wait.",
-                "required": True,
+                "description": "Seconds to wait (429; 503 when the database is unreachable).",
+                "required": status == 429,
                 "schema": {"type": "integer", "minimum": 1},
             }
         }
@@ -322,46 +319,84 @@ _PREFER: Final = {
 }
 
 
-def _trigger(operation_id: str, sync_type: str, body_schema: str, summary: str) -> dict[str, Any]:
+_DEPRECATION_HEADER: Final = {
+    "Deprecation": {
+        "description": "`true` when the request used an old shape (contract §7).",
+        "required": False,
+        "schema": {"type": "string", "const": "true"},
+    }
+}
+
+
+def _trigger(
+    operation_id: str,
+    sync_type: str,
+    body_schema: str,
+    summary: str,
+    *,
+    result: str = "SyncResult",
+    accepted: str = "SyncAccepted",
+    deprecated: bool = False,
+) -> dict[str, Any]:
     link_params = {"type": sync_type, "syncId": "$response.body#/syncId"}
     links = {
         "GetStatus": {"operationId": "getSyncStatus", "parameters": link_params},
         "StreamProgress": {"operationId": "streamSyncProgress", "parameters": link_params},
     }
-    return {
-        "post": {
-            "operationId": operation_id,
-            "summary": summary,
-            "security": SECURITY,
-            "parameters": [_PREFER],
-            "requestBody": {"required": False, "content": {JSON: {"schema": _ref(body_schema)}}},
-            "responses": {
-                "200": {
-                    **_json_response(
-                        "The sync finished within SYNC_WAIT_MAX_S.", _ref("SyncResult")
-                    ),
-                    "links": links,
-                },
-                "202": {
-                    **_json_response(
-                        "Still running at SYNC_WAIT_MAX_S, or `Prefer: respond-async`.",
-                        _ref("SyncAccepted"),
-                        {
-                            "Location": {
-                                "description": "The status URL.",
-                                "schema": {"type": "string"},
-                            }
-                        },
-                    ),
-                    "links": links,
-                },
-                "409": _json_response(
-                    "A sync of this type is queued or running; `syncId` is that one.",
-                    _ref("SyncInProgress"),
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": SECURITY,
+        "parameters": [_PREFER],
+        "requestBody": {"required": False, "content": {JSON: {"schema": _ref(body_schema)}}},
+        "responses": {
+            "200": {
+                **_json_response(
+                    "The sync finished within SYNC_WAIT_MAX_S.",
+                    _ref(result),
+                    _DEPRECATION_HEADER,
                 ),
-                **_errors(400, 401, 403, 413, 415, 429, 500, 503),
+                "links": links,
             },
-        }
+            "202": {
+                **_json_response(
+                    "Still running at SYNC_WAIT_MAX_S, or `Prefer: respond-async`.",
+                    _ref(accepted),
+                    {
+                        "Location": {
+                            "description": "The status URL.",
+                            "schema": {"type": "string"},
+                        },
+                        **_DEPRECATION_HEADER,
+                    },
+                ),
+                "links": links,
+            },
+            "409": _json_response(
+                "A sync of this type is queued or running; `syncId` is that one.",
+                _ref("SyncInProgress"),
+            ),
+            **_errors(400, 401, 403, 413, 415, 429, 500, 503),
+        },
+    }
+    if deprecated:
+        operation["deprecated"] = True
+    return {"post": operation}
+
+
+def _probe(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """GET and HEAD (uptime monitors send HEAD): the same answer, HEAD without the body."""
+    head = {
+        code: {"description": answer["description"], "headers": answer.get("headers", {})}
+        for code, answer in responses.items()
+    }
+    return {
+        "get": {"operationId": operation_id, "summary": summary, "responses": responses},
+        "head": {
+            "operationId": f"{operation_id}Head",
+            "summary": f"{summary} (headers only)",
+            "responses": head,
+        },
     }
 
 
@@ -398,6 +433,16 @@ def _paths() -> dict[str, Any]:
             "reconciliation",
             "ReconciliationRequest",
             "Alias of /api/sync/reconciliation.",
+        ),
+        "/api/sync/full": _trigger(
+            "triggerFull",
+            "inbound",
+            FULL.component,
+            "Deprecated (the old service's /full): inbound, then cases, then reconciliation "
+            "as one request; needs all three sync permissions; 409 when any part is active.",
+            result="FullSyncResult",
+            accepted="FullSyncAccepted",
+            deprecated=True,
         ),
         "/api/sync/{type}/{syncId}": {
             "get": {
@@ -439,39 +484,32 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
-        "/health": {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness: 200 while the process serves.",
-                "responses": {"200": _json_response("Alive.", _ref("Health")), **_errors(500)},
-            }
-        },
-        "/ready": {
-            "get": {
-                "operationId": "ready",
-                "summary": "Readiness: database, schema, scheduler, browser pool; 503 while "
-                "draining.",
-                "responses": {
-                    "200": _json_response("Ready.", _ref("Readiness")),
-                    "503": _json_response("Not ready (see the failing checks).", _ref("Readiness")),
-                    **_errors(500),
+        "/health": _probe(
+            "health",
+            "Liveness: 200 while the process serves.",
+            {"200": _json_response("Alive.", _ref("Health")), **_errors(500)},
+        ),
+        "/ready": _probe(
+            "ready",
+            "Readiness: database, schema, scheduler, browser pool; 503 while draining.",
+            {
+                "200": _json_response("Ready.", _ref("Readiness")),
+                "503": _json_response("Not ready (see the failing checks).", _ref("Readiness")),
+                **_errors(500),
+            },
+        ),
+        "/metrics": _probe(
+            "metrics",
+            "Prometheus text exposition.",
+            {
+                "200": {
+                    "description": "Metrics.",
+                    "headers": _headers(),
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus text exposition.",
-                "responses": {
-                    "200": {
-                        "description": "Metrics.",
-                        "headers": _headers(),
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    **_errors(500),
-                },
-            }
-        },
+                **_errors(500),
+            },
+        ),
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",

@@ -1,7 +1,9 @@
 """The route table: every path and method the server answers (contract §3).
 
 The router itself gives the first two checks of §3.1: an unknown path or sync type is 404 and a
-known path with the wrong method is 405, before any authentication. HEAD is not offered.
+known path with the wrong method is 405, before any authentication (except a ``POST`` under
+``/api/sync/`` that is not a trigger: 404, see :mod:`daemon.http.legacy`). ``HEAD`` is offered
+on the probes only (uptime monitors send it).
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ def add_routes(app: web.Application) -> None:
             for segment in TRIGGER_SEGMENTS
         ]
     )
+    app.router.add_post("/api/sync/full", triggers.full)  # the old service's, deprecated
     app.router.add_routes(
         [
             web.get(f"/api/sync/{_TYPE}/{{syncId}}", status.sync_status, allow_head=False),
             web.get(f"/api/sync/{_TYPE}/{{syncId}}/stream", sse.stream, allow_head=False),
             web.get("/api/schedules", status.schedules, allow_head=False),
-            web.get("/health", probes.health, allow_head=False),
-            web.get("/ready", probes.ready, allow_head=False),
-            web.get("/metrics", probes.metrics_text, allow_head=False),
+            web.get("/health", probes.health),
+            web.get("/ready", probes.ready),
+            web.get("/metrics", probes.metrics_text),
             web.get("/openapi.json", openapi.openapi_json, allow_head=False),
         ]
     )

@@ -17,10 +17,13 @@ from typing import Final, ParamSpec, TypeVar
 from aiohttp import web
 
 from daemon.config import Settings
+from daemon.http.deprecation import DeprecationLog
 from daemon.http.dispatch import Dispatcher
+from daemon.http.outage import DatabaseHealth
 from daemon.http.ratelimit import RateLimiter
 from daemon.observability.context import bind_context
 from daemon.store import Store
+from daemon.sync.watch import Subscription, SyncWatch
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,10 +35,13 @@ MAX_BODY_BYTES: Final = 64 * 1024
 class HttpTuning:
     """Intervals of the contract, shortened by tests (never by operators)."""
 
-    wait_poll_s: float = 0.2  # a waiting trigger re-reads its sync this often
-    stream_poll_s: float = 1.0  # an SSE stream re-reads its sync (and sends progress) this often
+    # A waiting trigger is woken when its sync changes (daemon.sync.watch); it also re-reads
+    # the row this often, for changes made where no one announces them (another process).
+    wait_poll_s: float = 1.0
+    stream_poll_s: float = 1.0  # SSE progress: at most this often, at least this often
     keepalive_s: float = 15.0  # an SSE comment line this often keeps proxies from closing
     executor_workers: int = 8  # threads for database reads and dispatcher calls
+    db_probe_s: float = 5.0  # the database is pinged this often (every second while down)
 
 
 @dataclass
@@ -47,10 +53,14 @@ class HttpState:
     executor: ThreadPoolExecutor
     limiter: RateLimiter
     version: str
+    watch: SyncWatch
+    database: DatabaseHealth = field(default_factory=DatabaseHealth)
+    deprecations: DeprecationLog = field(default_factory=DeprecationLog)
     started_monotonic: float = field(default_factory=time.monotonic)
     # Set when the server shuts down, so that streams and waiting triggers end at once
     # instead of holding the shutdown for their whole interval.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    probe: asyncio.Task[None] | None = None  # the database ping, while the server runs
 
 
 STATE: Final = web.AppKey("pims_sync_http_state", HttpState)
@@ -67,6 +77,22 @@ async def run_blocking(
     state = state_of(request)
     job = bind_context(functools.partial(fn, *args, **kwargs))
     return await asyncio.get_running_loop().run_in_executor(state.executor, job)
+
+
+async def wait_change(request: web.Request, subscription: Subscription, seconds: float) -> bool:
+    """Wait until the subscribed sync may have changed, ``seconds`` pass, or the server
+    stops; True when the server is stopping."""
+    stopping = state_of(request).stopping
+    if stopping.is_set():
+        return True
+    change = asyncio.ensure_future(subscription.changed(seconds))
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({change, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (change, stop):
+            task.cancel()
+    return stopping.is_set()
 
 
 async def pause(request: web.Request, seconds: float) -> bool:

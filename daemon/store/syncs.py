@@ -8,7 +8,9 @@ HTTP, cron and the CLI can never run two syncs of one clinic at once.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -126,6 +128,19 @@ def _record(row: ScheduleSync) -> SyncRecord:
 class SyncRunRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Told the id of every row this process changed, after the commit (waiters of the
+        # HTTP API are woken by it instead of re-reading the row on a timer).
+        self._listeners: list[Callable[[uuid.UUID], None]] = []
+
+    def on_change(self, listener: Callable[[uuid.UUID], None]) -> Callable[[], None]:
+        """Call ``listener(sync_id)`` after each committed change; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _changed(self, sync_id: uuid.UUID) -> None:
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):  # a waiter's trouble never fails a write
+                listener(sync_id)
 
     # -- creation and transitions -------------------------------------------------------------
 
@@ -183,9 +198,12 @@ class SyncRunRepository:
                     .where(ScheduleSync.id == sync_id, ScheduleSync.status == "queued")
                     .values(status="running", started_at=now, heartbeat_at=now)
                 )
-                return bool(result.rowcount)  # type: ignore[attr-defined]
+                started = bool(result.rowcount)  # type: ignore[attr-defined]
         except IntegrityError:
             return False
+        if started:
+            self._changed(sync_id)
+        return started
 
     def set_range(self, sync_id: uuid.UUID, start_date: date, end_date: date) -> None:
         with self.db.session() as session:
@@ -202,6 +220,7 @@ class SyncRunRepository:
                 .where(ScheduleSync.id == sync_id, ScheduleSync.status == "running")
                 .values(total_items=total, processed_items=processed, heartbeat_at=utcnow())
             )
+        self._changed(sync_id)
 
     def heartbeat(self, sync_id: uuid.UUID) -> None:
         with self.db.session() as session:
@@ -244,7 +263,9 @@ class SyncRunRepository:
             row.heartbeat_at = now
             row.duration_ms = int((now - started).total_seconds() * 1000) if started else 0
             session.flush()
-            return _record(row)
+            record = _record(row)
+        self._changed(sync_id)
+        return record
 
     def interrupt(self, sync_id: uuid.UUID, message: str) -> SyncRecord | None:
         with self.db.session() as session:
@@ -263,7 +284,9 @@ class SyncRunRepository:
             # Its audit row ends with it, in the same transaction: never one without the other.
             close_running(session, sync_id, "interrupted", message, now)
             session.flush()
-            return _record(row)
+            record = _record(row)
+        self._changed(sync_id)
+        return record
 
     def interrupt_stale(
         self, *, heartbeat_older_than: timedelta, include_queued: bool, now: datetime | None = None

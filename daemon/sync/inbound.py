@@ -112,14 +112,14 @@ class InboundSync(SyncService):
         )
         upserts: list[dict[str, Any]] = []
         unchanged: list[str] = []
-        force = ctx.request.force_full_sync
+        rewrite = ctx.request.force_full_sync
         for appointment in appointments:
             row = appointment_row(clinic_id, appointment, now)
             stored = known.get(appointment.id)
             if stored is None:
                 ctx.report.count("created")
                 upserts.append(row)
-            elif force or stored.deleted_at is not None or stored.sync_hash != row["sync_hash"]:
+            elif rewrite or stored.deleted_at is not None or stored.sync_hash != row["sync_hash"]:
                 ctx.report.count("updated")  # a restored row is "updated" too
                 upserts.append(row)
             else:
@@ -141,17 +141,25 @@ class InboundSync(SyncService):
         pims_empty = not any(not a.is_block for a in appointments)
         # The deletion guard of contract §5.4 protects availability too: an empty or
         # collapsed calendar (a PIMS hiccup answering 200) must not free every booked slot,
-        # or the phone agent would double-book. forceFullSync applies it anyway.
-        if guard_trips(live, len(vanished), pims_empty) and not force:
+        # or the phone agent would double-book. Only an explicit ``force`` overrides it;
+        # ``forceFullSync`` merely rewrites rows (contract §7: the two are kept apart, since
+        # one forced rewrite during a glitch once freed every booked slot).
+        tripped = guard_trips(live, len(vanished), pims_empty)
+        if tripped and not ctx.request.force:
             ctx.report.fail(
                 "reconciliation_guard",
                 f"the PIMS returned {'no appointments' if pims_empty else 'a calendar'} that "
                 f"would remove {len(vanished)} of {live} live appointments in the range; "
-                "nothing was changed (repeat with forceFullSync to apply it)",
+                "nothing was changed (repeat with force to apply it)",
             )
             ctx.report.stats.update(created=0, updated=0, unchanged=len(appointments))
             ctx.progress.advance(len(appointments))
             return False
+        if tripped:
+            ctx.log.warning(
+                "deletion guard overridden by force",
+                extra={"live": live, "removing": len(vanished)},
+            )
         removed = ctx.repos.appointments.apply(
             clinic_id, upserts=upserts, unchanged=unchanged, removed=vanished, at=now
         )

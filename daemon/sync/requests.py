@@ -28,7 +28,7 @@ class SyncRequest:
     parallel_batch_size: int = DEFAULT_PARALLEL_BATCH_SIZE  # cases
     force_full_sync: bool = False  # inbound, cases: ignore sync_hash, rewrite every row
     lookback_days: int = DEFAULT_LOOKBACK_DAYS  # reconciliation
-    force: bool = False  # reconciliation: override the deletion guard
+    force: bool = False  # inbound, reconciliation: override the deletion guard
 
     def options_json(self) -> dict[str, Any]:
         data = asdict(self)

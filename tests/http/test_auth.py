@@ -134,7 +134,11 @@ def test_another_clinics_sync_is_404_and_the_key_acts_on_its_own_clinic(api: Api
     # The other clinic's trigger goes to the other clinic, whatever the body says.
     assert api.post_async("/api/sync/inbound", {}, other_key).status == 202
     assert [clinic for clinic, _ in api.dispatcher.submitted] == [api.clinic_id, other_clinic]
-    assert api.post("/api/sync/inbound", {"clinicId": str(api.clinic_id)}, other_key).status == 400
+    # Naming another clinic in the (deprecated) clinicId is 403, and queues nothing.
+    reply = api.post("/api/sync/cases", {"clinicId": str(api.clinic_id)}, other_key)
+    assert reply.status == 403
+    assert error_code(reply) == "forbidden"
+    assert len(api.dispatcher.submitted) == 2
 
 
 def test_last_used_at_is_recorded_at_most_once_a_minute(api: Api) -> None:

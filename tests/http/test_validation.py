@@ -36,7 +36,8 @@ INVALID: list[tuple[str, Any, set[str]]] = [
     ("cases", {"startDate": "2025-01-05", "endDate": "2025-01-04"}, {"endDate"}),
     ("cases", {"parallelBatchSize": 0}, {"parallelBatchSize"}),
     ("cases", {"parallelBatchSize": 21}, {"parallelBatchSize"}),
-    ("cases", {"parallelBatchSize": 5.0}, {"parallelBatchSize"}),
+    ("cases", {"parallelBatchSize": 5.5}, {"parallelBatchSize"}),
+    ("cases", {"parallelBatchSize": 21.0}, {"parallelBatchSize"}),
     ("cases", {"parallelBatchSize": True}, {"parallelBatchSize"}),
     ("cases", {"parallelBatchSize": "5"}, {"parallelBatchSize"}),
     ("cases", {"dateRange": {"start": "2025-01-01", "end": "2025-01-02"}}, {"dateRange"}),
@@ -47,9 +48,27 @@ INVALID: list[tuple[str, Any, set[str]]] = [
     ("reconcile", {"lookbackDay": 3}, {"lookbackDay"}),
     (
         "reconciliation",
-        {"clinicId": str(uuid.uuid4()), "lookbackDays": -1, "force": 0},
+        {"clinicId": 42, "lookbackDays": -1, "force": 0},
         {"clinicId", "lookbackDays", "force"},
     ),
+    # The sane date window: 2000-01-01 … today + 5 years, named by field.
+    ("cases", {"startDate": "1999-12-31", "endDate": "2000-01-02"}, {"startDate"}),
+    ("cases", {"startDate": "0202-01-01", "endDate": "0202-01-02"}, {"startDate", "endDate"}),
+    (
+        "inbound",
+        {"dateRange": {"start": "2205-01-01", "end": "2205-01-02"}},
+        {"dateRange.start", "dateRange.end"},
+    ),
+    ("inbound", {"force": "yes"}, {"force"}),
+    # A range named two ways at once.
+    (
+        "inbound",
+        {"dateRange": {"start": "2025-01-01", "end": "2025-01-02"}, "daysAhead": 3},
+        {"daysAhead"},
+    ),
+    ("inbound", {"daysAhead": 63}, {"daysAhead"}),
+    ("inbound", {"daysAhead": 0}, {"daysAhead"}),
+    ("inbound", {"startDate": "2025-01-01"}, {"endDate"}),
 ]
 
 
@@ -75,6 +94,11 @@ def test_invalid_bodies_are_400_naming_every_bad_field(
         ("cases", {"parallelBatchSize": 20, "forceFullSync": False}),
         ("reconciliation", {"lookbackDays": 1}),
         ("reconciliation", {"lookbackDays": 90, "force": False}),
+        # An integral number written 25.0 is an integer (JSON Schema's rule, the OpenAPI's).
+        ("cases", {"parallelBatchSize": 20.0}),
+        ("reconciliation", {"lookbackDays": 25.0}),
+        ("cases", {"startDate": "2000-01-01", "endDate": "2000-01-01"}),
+        ("inbound", {"force": True, "forceFullSync": True}),
     ],
 )
 def test_values_at_the_edges_are_accepted(api: Api, route: str, body: Any) -> None:
@@ -196,10 +220,11 @@ def test_wrong_method_is_405_before_authentication(api: Api) -> None:
     for method, path in [
         ("GET", "/api/sync/inbound"),
         ("DELETE", "/api/sync/cases"),
-        ("POST", f"/api/sync/inbound/{uuid.uuid4()}"),
+        ("GET", "/api/sync/full"),
         ("PUT", "/api/schedules"),
         ("POST", "/health"),
-        ("HEAD", "/ready"),
+        ("HEAD", "/openapi.json"),
+        ("HEAD", f"/api/sync/inbound/{uuid.uuid4()}"),
     ]:
         reply = api.client.request(method, path, headers=BAD_KEY)
         assert reply.status == 405, (method, path)

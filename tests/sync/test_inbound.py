@@ -188,5 +188,25 @@ def test_empty_calendar_trips_the_deletion_guard_and_keeps_availability(
     after = harness.repos.appointments.in_range(harness.clinic.id, TODAY, HORIZON_END)
     assert {r.external_id for r in after} == {r.external_id for r in before}
     assert slot_stamps(harness) == slots_before  # availability untouched
-    forced = harness.sync("inbound", force_full_sync=True)
+    forced = harness.sync("inbound", force=True)
     assert forced.status == "completed" and forced.stats["removed"] == len(before)
+
+
+def booked_slots(harness: Harness) -> int:
+    slots = harness.repos.slots.in_range(harness.clinic.id, TODAY, HORIZON_END)
+    return sum(1 for slot in slots if slot.booked > 0)
+
+
+def test_force_full_sync_rewrites_rows_but_never_overrides_the_guard(harness: Harness) -> None:
+    harness.sync("inbound")
+    booked = booked_slots(harness)
+    assert booked > 0
+    harness.sim.set_faults(empty_calendar=True)
+    rewrite = harness.sync("inbound", force_full_sync=True)
+    assert (rewrite.status, rewrite.error_code) == ("failed", "reconciliation_guard")
+    assert rewrite.stats["removed"] == 0
+    assert booked_slots(harness) == booked  # not one booked slot freed
+    # Only an explicit force applies the empty calendar.
+    forced = harness.sync("inbound", force=True, force_full_sync=True)
+    assert forced.status == "completed"
+    assert booked_slots(harness) == 0
