@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -55,9 +56,15 @@ def register(commands: Any) -> None:
     sync.add_argument("--lookback-days", help="1..90, default 7 (reconciliation)")
     sync.add_argument("--parallel", help="PIMS requests at once, 1..20, default 5")
     sync.add_argument(
+        "--full",
+        action="store_true",
+        help="inbound, cases: rewrite every row (forceFullSync); never overrides the guard",
+    )
+    sync.add_argument(
         "--force",
         action="store_true",
-        help="inbound/cases: rewrite every row; reconciliation: override the deletion guard",
+        help="inbound, reconciliation: override the deletion guard "
+        "(on cases: a deprecated alias of --full)",
     )
     add_json_flag(sync)
     sync.set_defaults(handler=run_sync)
@@ -115,17 +122,34 @@ def parse_request(args: argparse.Namespace) -> tuple[uuid.UUID, SyncRequest]:
         args.lookback_days, "--lookback-days", LOOKBACK_LIMITS, DEFAULT_LOOKBACK_DAYS
     )
     parallel = _int_in(args.parallel, "--parallel", PARALLEL_LIMITS, DEFAULT_PARALLEL_BATCH_SIZE)
+    full, force = _force_flags(args, kind)
     request = SyncRequest(
         sync_type=kind,
         trigger="cli",
         start_date=start,
         end_date=end,
         parallel_batch_size=parallel,
-        force_full_sync=args.force and kind != "reconciliation",
+        force_full_sync=full,
         lookback_days=lookback,
-        force=args.force and kind == "reconciliation",
+        force=force,
     )
     return clinic_id, request
+
+
+def _force_flags(args: argparse.Namespace, kind: str) -> tuple[bool, bool]:
+    """``(forceFullSync, force)``: ``--full`` rewrites rows, ``--force`` overrides the deletion
+    guard (contract §7); the two are never implied by each other."""
+    full, force = bool(args.full), bool(args.force)
+    if full and kind == "reconciliation":
+        raise usage_error("--full: only for inbound and cases (reconciliation has --force)")
+    if force and kind == "cases":
+        # cases has no guard: --force used to mean "rewrite every row" there, and still does.
+        print(
+            "pims-sync: warning: --force on cases is deprecated; use --full",
+            file=sys.stderr,
+        )
+        return True, False
+    return full, force
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -14,12 +14,9 @@ from typing import Final
 
 from aiohttp import web
 
-from daemon.config import Settings
-from daemon.http.app import build_app
-from daemon.http.dispatch import Dispatcher
-from daemon.http.state import HttpTuning
+from daemon.http.connections import ConnectionGate, connection_limit
+from daemon.http.state import STATE
 from daemon.observability.logging import get_logger
-from daemon.store import Store
 
 log = get_logger("http")
 BACKLOG: Final = 128
@@ -44,23 +41,12 @@ class HttpServer:
         self._socket: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self.gate: ConnectionGate | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(
-        cls,
-        store: Store,
-        dispatcher: Dispatcher,
-        settings: Settings,
-        *,
-        tuning: HttpTuning | None = None,
-    ) -> HttpServer:
-        return cls(
-            build_app(store, dispatcher, settings, tuning=tuning), settings.host, settings.port
-        )
 
     @property
     def port(self) -> int:
@@ -93,14 +79,23 @@ class HttpServer:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
+        tuning = self.app[STATE].tuning
         try:
             runner = web.AppRunner(
                 self.app, access_log=None, handle_signals=False,
                 shutdown_timeout=self.shutdown_timeout_s,
+                # aiohttp closes a connection with no request in flight after this long, from
+                # its first byte too: half-sent headers are not held for minutes.
+                keepalive_timeout=tuning.header_timeout_s,
             )  # fmt: skip
             loop.run_until_complete(runner.setup())
-            assert self._socket is not None
-            loop.run_until_complete(web.SockSite(runner, self._socket).start())
+            assert self._socket is not None and runner.server is not None
+            self.gate = ConnectionGate(
+                runner.server, connection_limit(tuning.max_connections, BACKLOG), loop
+            )
+            self._listener = loop.run_until_complete(
+                loop.create_server(self.gate, sock=self._socket, backlog=BACKLOG)
+            )
             self._runner = runner
         except BaseException as exc:
             self._failure = exc
@@ -126,13 +121,18 @@ class HttpServer:
             return
         limit = timeout_s if timeout_s is not None else self.shutdown_timeout_s + 5.0
         try:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(limit)
+            asyncio.run_coroutine_threadsafe(self._close(runner), loop).result(limit)
         except Exception:
             log.warning("HTTP server did not shut down cleanly", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(limit)
         self._close_socket()
         log.info("HTTP server stopped")
+
+    async def _close(self, runner: web.AppRunner) -> None:
+        if self._listener is not None:
+            self._listener.close()  # accept nothing more; then end what is in flight
+        await runner.cleanup()
 
     def _close_socket(self) -> None:
         if self._socket is not None and self._socket.fileno() != -1:

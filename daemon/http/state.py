@@ -42,6 +42,8 @@ class HttpTuning:
     keepalive_s: float = 15.0  # an SSE comment line this often keeps proxies from closing
     executor_workers: int = 8  # threads for database reads and dispatcher calls
     db_probe_s: float = 5.0  # the database is pinged this often (every second while down)
+    header_timeout_s: float = 5.0  # a connection must send a whole request within this
+    max_connections: int | None = None  # None: three quarters of the open-file limit
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Setting up the process's logging: stderr always, Axiom when a token is configured.
 
 Everything hangs off the root logger, so the lines of libraries (aiohttp, sqlalchemy, alembic)
-get the same format, context and masking as ours. Each handler carries the context filter and
-then the redaction filter: no handler formats, prints or ships a record that was not masked.
+get the same format, context and masking as ours. Each handler carries the context filter, the
+repeat filter (a fault in a loop logs a handful of lines, with counts) and then the redaction
+filter: no handler formats, prints or ships a record that was not masked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TextIO
@@ -47,6 +50,60 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """Identical warnings and errors within ``window_s`` are logged once, then counted.
+
+    A fault that repeats in a tight loop (``socket.accept() out of system resource`` at the
+    open-file limit, a database that went away) must become a handful of lines, not hundreds
+    of thousands: the first line passes, its repeats are counted, and the next one after the
+    window passes carrying the field ``repeated`` (how many were held back). Lines below
+    WARNING (the access log) and lines of different clinics, syncs or requests are never
+    merged. Runs after the context filter, so those fields are on the record.
+    """
+
+    CONTEXT_FIELDS: Final = ("clinic_id", "sync_id", "request_id")
+
+    def __init__(
+        self,
+        window_s: float = 10.0,
+        max_keys: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._clock = clock
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        # key → (when its last line passed, repeats held back since)
+        self._seen: dict[tuple[object, ...], tuple[float, int]] = {}
+
+    def _key(self, record: logging.LogRecord) -> tuple[object, ...]:
+        error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None
+        context = tuple(record.__dict__.get(name) for name in self.CONTEXT_FIELDS)
+        return (record.name, record.levelno, record.getMessage(), error, *context)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = self._key(record)
+        now = self._clock()
+        with self._lock:
+            passed_at, held = self._seen.get(key, (None, 0))
+            if passed_at is not None and now - passed_at < self.window_s:
+                self._seen[key] = (passed_at, held + 1)
+                return False
+            if len(self._seen) >= self.max_keys and key not in self._seen:
+                self._forget_oldest()
+            self._seen[key] = (now, 0)
+        if held:  # a field of the line (both formats show it), the message stays comparable
+            record.__dict__["repeated"] = held
+        return True
+
+    def _forget_oldest(self) -> None:
+        oldest = min(self._seen, key=lambda k: self._seen[k][0])
+        del self._seen[oldest]
+
+
 def get_logger(area: str) -> logging.Logger:
     """``pims_sync.<area>``; the areas in use are listed in :data:`AREAS`."""
     if not _AREA.fullmatch(area):
@@ -80,6 +137,7 @@ _current: LoggingHandle | None = None
 def _install(handler: logging.Handler, level: int) -> logging.Handler:
     handler.setLevel(level)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RepeatFilter())
     handler.addFilter(RedactionFilter())
     setattr(handler, _MARK, True)
     logging.getLogger().addHandler(handler)
