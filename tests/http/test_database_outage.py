@@ -53,10 +53,10 @@ class Cluster:
     port: int
 
     def _ctl(self, *args: str) -> None:
+        command = " ".join([pg_bin("pg_ctl"), "-D", str(self.directory), *args])
         subprocess.run(
-            ["su", "postgres", "-c", " ".join([pg_bin("pg_ctl"), "-D", str(self.directory), *args])],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            ["su", "postgres", "-c", command], check=True, capture_output=True, timeout=60
+        )
 
     def start(self) -> None:
         options = f"'-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1'"
@@ -146,6 +146,7 @@ def test_an_outage_is_503_with_retry_after_and_the_waiting_caller_keeps_its_sync
         lambda: next((r for r in live.store.syncs.active() if r.sync_type == "cases"), None),
         "the queued cases sync",
     )
+    assert cases is not None
 
     cluster.stop()
     reply = waiting.result(60)
