@@ -15,7 +15,10 @@ import time
 from daemon_harness import bench
 
 RUNS = 40
-KINDS = (("reconciliation", {"lookbackDays": 1}), ("inbound", {}))
+KINDS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("reconciliation", {"lookbackDays": 1}),
+    ("inbound", {}),
+)
 
 
 def main() -> None:

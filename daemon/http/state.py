@@ -95,15 +95,3 @@ async def wait_change(request: web.Request, subscription: Subscription, seconds:
         for task in (change, stop):
             task.cancel()
     return stopping.is_set()
-
-
-async def pause(request: web.Request, seconds: float) -> bool:
-    """Wait ``seconds`` without blocking the loop; True when the server is stopping."""
-    stopping = state_of(request).stopping
-    if stopping.is_set():
-        return True
-    try:
-        await asyncio.wait_for(stopping.wait(), timeout=max(seconds, 0.0))
-    except TimeoutError:
-        return False
-    return True

@@ -181,7 +181,9 @@ def _inbound(values: dict[str, Any], check: _Collector) -> SyncRequest:
         first, last = values["dateRange"]
         start, end = check.ordered(first, last, ("dateRange.start", "dateRange.end"))
     elif "startDate" in values:
-        start, end = check.ordered(values["startDate"], values["endDate"], ("startDate", "endDate"))
+        start, end = check.ordered(
+            values.get("startDate"), values.get("endDate"), ("startDate", "endDate")
+        )
     elif "daysAhead" in values:
         start, end = _ahead(check.today, values["daysAhead"])
     return SyncRequest(
@@ -233,7 +235,7 @@ def _full(values: dict[str, Any], check: _Collector) -> list[SyncRequest]:
     if not values.get("skipOutbound"):
         if "startDate" in values:
             first, last = check.ordered(
-                values["startDate"], values["endDate"], ("startDate", "endDate")
+                values.get("startDate"), values.get("endDate"), ("startDate", "endDate")
             )
         elif "backwardDays" in values:
             first, last = check.today - timedelta(days=values["backwardDays"]), check.today

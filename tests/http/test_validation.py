@@ -69,6 +69,13 @@ INVALID: list[tuple[str, Any, set[str]]] = [
     ("inbound", {"daysAhead": 63}, {"daysAhead"}),
     ("inbound", {"daysAhead": 0}, {"daysAhead"}),
     ("inbound", {"startDate": "2025-01-01"}, {"endDate"}),
+    # One bound valid, the other of the wrong type (found by schemathesis: once a 500).
+    (
+        "inbound",
+        {"startDate": "2000-01-15", "endDate": False, "dateRange": True},
+        {"endDate", "dateRange"},
+    ),
+    ("full", {"startDate": "2000-01-01", "endDate": ""}, {"endDate"}),
 ]
 
 
