@@ -339,10 +339,12 @@ def _trigger(
     deprecated: bool = False,
 ) -> dict[str, Any]:
     link_params = {"type": sync_type, "syncId": "$response.body#/syncId"}
-    links = {
+    links: dict[str, Any] = {
         "GetStatus": {"operationId": "getSyncStatus", "parameters": link_params},
         "StreamProgress": {"operationId": "streamSyncProgress", "parameters": link_params},
     }
+    if deprecated:
+        links = {}  # /full's first part depends on the body: no fixed type to link to
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
@@ -356,7 +358,7 @@ def _trigger(
                     _ref(result),
                     _DEPRECATION_HEADER,
                 ),
-                "links": links,
+                **({"links": links} if links else {}),
             },
             "202": {
                 **_json_response(
@@ -370,7 +372,7 @@ def _trigger(
                         **_DEPRECATION_HEADER,
                     },
                 ),
-                "links": links,
+                **({"links": links} if links else {}),
             },
             "409": _json_response(
                 "A sync of this type is queued or running; `syncId` is that one.",
