@@ -126,8 +126,11 @@ class ConnectionGate:
         self.refused = 0
         self.evictions = 0
         self._open: dict[ApiRequestHandler, None] = {}  # insertion order: oldest first
-        # The handler's settings, as aiohttp would pass them (timeouts, access log, ...).
+        # The handler's settings, as aiohttp would pass them (timeouts, access log, ...). Not
+        # public in aiohttp: should a version drop it, say so rather than lose the timeout.
         self._kwargs: dict[str, Any] = dict(getattr(server, "_kwargs", {}))
+        if "keepalive_timeout" not in self._kwargs:
+            log.warning("aiohttp's handler settings not found: the header timeout is not applied")
 
     @property
     def open(self) -> int:
