@@ -15,6 +15,7 @@ from typing import Any
 
 from actors.directory import ClinicDirectory
 from actors.messages import RunSync
+from actors.serving import ServiceBoard
 from daemon.http.dispatch import ClinicNotServed, Draining, HealthSnapshot, ReadinessCheck
 from daemon.schedule import next_fire_time
 from daemon.store import Store
@@ -62,6 +63,7 @@ class ActorDispatcher:
         *,
         store: Store,
         directory: ClinicDirectory,
+        board: ServiceBoard,
         scheduler_enabled: bool,
         scheduler_loaded: Callable[[], bool],
         browser_status: Callable[[], dict[str, Any]],
@@ -70,6 +72,7 @@ class ActorDispatcher:
     ) -> None:
         self.store = store
         self.directory = directory
+        self.board = board
         self.scheduler_enabled = scheduler_enabled
         self.scheduler_loaded = scheduler_loaded
         self.browser_status = browser_status
@@ -107,6 +110,8 @@ class ActorDispatcher:
             scheduler_enabled=self.scheduler_enabled,
             scheduler_jobs=jobs,
             browser_pss_bytes=self.browser_pss.get(),
+            # Active clinics whose actor is down and restarting (named in /ready's checks).
+            extra={"clinicsUnserved": len(self.board.unserved())},
         )
 
     def readiness(self) -> list[ReadinessCheck]:
@@ -146,8 +151,24 @@ class ActorDispatcher:
                 else str(status.get("error") or "Chromium not started yet"),
             )
         )
+        checks.extend(self._unserved_clinics())
         if self.draining:
             checks.append(ReadinessCheck("draining", False, "shutting down"))
+        return checks
+
+    def _unserved_clinics(self) -> list[ReadinessCheck]:
+        """One failed check per clinic whose actor is down: no cron, every trigger 503."""
+        checks = []
+        for down in self.board.unserved():
+            retry = "" if down.retry_at is None else f"; next restart at {iso_utc(down.retry_at)}"
+            checks.append(
+                ReadinessCheck(
+                    f"clinic:{down.clinic_id}",
+                    False,
+                    f"{down.clinic_name} not served since {iso_utc(down.since)} "
+                    f"({down.reason}; {down.failures} failure(s) in a row{retry})",
+                )
+            )
         return checks
 
     def schedules(self, clinic_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -179,9 +200,9 @@ class ActorDispatcher:
 
 
 def _next_run(cron: str, timezone: str, now: datetime) -> datetime | None:
-    """The next fire time, or None for a stored schedule that never fires (``0 0 31 2 *``):
-    one bad schedule answers ``nextRunAt: null``, never a 500 for the clinic's others."""
+    """None for a stored cron that never fires (it is left out of the clinic's timetable)."""
     try:
-        return next_fire_time(cron, timezone, now)
+        found: datetime | None = next_fire_time(cron, timezone, now)
     except Exception:
         return None
+    return found
