@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from actors.directory import ClinicDirectory
+from actors.serving import ServiceBoard
 from daemon.config import Settings
 from daemon.dispatcher import ActorDispatcher
 from daemon.http import HttpServer, build_app
@@ -29,6 +30,7 @@ def served(store: Store) -> Iterator[tuple[LoopClient, str, Store]]:
     dispatcher = ActorDispatcher(
         store=store,
         directory=ClinicDirectory(),
+        board=ServiceBoard(),
         scheduler_enabled=True,
         scheduler_loaded=lambda: True,
         browser_status=lambda: {"warmed": True},
