@@ -23,6 +23,7 @@ from providers.base import (
     Credentials,
     NotFound,
     PimsProvider,
+    PimsUnavailable,
     ProviderContext,
     ProviderError,
     ScheduleConfig,
@@ -33,7 +34,6 @@ from providers.idexx_neo import payloads
 from providers.idexx_neo.client import (
     ClientSettings,
     NeoJsonClient,
-    RequestRejected,
     SessionExpired,
     consultation_path,
 )
@@ -45,6 +45,13 @@ DEFAULT_BASE_URL = "https://us.idexxneo.com"
 
 CALENDAR_PATH = "/appointments/getCalendarEventData"
 APPOINTMENT_VIEW_PATH = "/appointments/getAppointmentView"
+
+
+class EndpointMissing(PimsUnavailable):
+    """A listing endpoint answered 404: the PIMS is not where the clinic's base URL says.
+    Asking again would get the same answer."""
+
+    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +203,12 @@ class IdexxNeoProvider(PimsProvider):
     async def _get_listing(
         self, endpoint: str, path: str, params: dict[str, str] | None = None
     ) -> Any:
-        """An endpoint that always exists: its 404 is a fault, never "nothing there"."""
+        """An endpoint that always exists: its 404 is a fault (the base URL points somewhere
+        that is not IDEXX Neo), never "nothing there"."""
         try:
             return await self._get(endpoint, path, params)
         except NotFound:
-            raise RequestRejected(f"IDEXX Neo {endpoint} endpoint not found (HTTP 404)") from None
+            raise EndpointMissing(f"IDEXX Neo {endpoint} endpoint not found (HTTP 404)") from None
 
     async def fetch_appointments(self, start: date, end: date) -> list[Appointment]:
         if end < start:
@@ -229,7 +237,7 @@ class IdexxNeoProvider(PimsProvider):
         await self._client.close()
 
     def _log_fields(self) -> dict[str, Any]:
-        return {"clinic_id": self.context.clinic_id, "pims": self.name}
+        return {"clinic_id": self.context.clinic_id, "provider": self.name}
 
 
 def _login_outcome(error: BaseException) -> str:
@@ -240,6 +248,8 @@ def _login_outcome(error: BaseException) -> str:
         return "branch_picker"
     if isinstance(error, AuthenticationFailed):
         return "auth_failed"
+    if isinstance(error, SessionLost):
+        return "session_lost"
     if isinstance(error, BrowserUnavailable):
         return "no_browser"
     if isinstance(error, asyncio.CancelledError):

@@ -84,9 +84,10 @@ def test_the_observer_feeds_pims_and_login_metrics() -> None:
         >= 2
     )
 
-    logins_before = sample("pims_sync_browser_logins_total", outcome="auth_failed")
+    labels = {"provider": "idexx-neo", "outcome": "auth_failed"}
+    logins_before = sample("pims_sync_browser_logins_total", **labels)
     observer.on_login("auth_failed")
-    assert sample("pims_sync_browser_logins_total", outcome="auth_failed") == logins_before + 1
+    assert sample("pims_sync_browser_logins_total", **labels) == logins_before + 1
 
 
 def test_record_sync_counts_times_and_stamps_success() -> None:
