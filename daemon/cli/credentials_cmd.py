@@ -86,14 +86,14 @@ def _given(args: argparse.Namespace) -> list[str]:
 
 
 def usage_of(provider: str, fields: tuple[CredentialField, ...]) -> str:
-    """``--username U [--company-id C] --password-stdin``: what the provider takes."""
+    """``idexx-neo takes --username U --password-stdin [--company-id C]``."""
     parts = []
     for field in fields:
         part = cli_option(field)
         if not field.secret:
             part += " " + field.name[:1].upper()
         parts.append(part if field.required else f"[{part}]")
-    return f"a {provider} clinic takes " + " ".join(parts)
+    return f"{provider} takes " + " ".join(parts)
 
 
 def check_options(
