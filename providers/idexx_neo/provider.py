@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from typing import Any, ClassVar
 
@@ -218,7 +218,23 @@ class IdexxNeoProvider(PimsProvider):
             "end": payloads.format_wall_time(end, time(23, 59, 59)),
         }
         body = await self._get_listing("calendar", CALENDAR_PATH, query)
-        return payloads.parse_calendar(body, self.context.timezone)
+        return [
+            self._with_clinic_settings(a)
+            for a in payloads.parse_calendar(body, self.context.timezone)
+        ]
+
+    def _with_clinic_settings(self, appointment: Appointment) -> Appointment:
+        """The clinic's overrides (``clinic set --status-map/--block-type``) over Neo's own."""
+        settings = self.context.settings
+        status = settings.status_override(appointment.raw_status)
+        block = not appointment.is_block and settings.is_block_type(appointment.type)
+        if status is None and not block:
+            return appointment
+        return replace(
+            appointment,
+            status=status or appointment.status,
+            is_block=appointment.is_block or block,
+        )
 
     async def fetch_consultation(self, consultation_id: str) -> Consultation:
         if not consultation_id.strip():

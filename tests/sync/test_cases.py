@@ -466,3 +466,26 @@ def test_a_refused_consultation_is_a_bad_request_never_retried(harness: Harness)
     assert record.stats["failed"] == 1
     # One request per consultation: the refused one was asked once, not retried.
     assert sim.stats()["consultation"] - before == len(expected_case_ids(sim))
+
+
+def test_clinic_status_map_and_block_types_reach_the_provider(harness: Harness) -> None:
+    sim = harness.sim
+    events = finalized_with_consultation(sim, YESTERDAY) + finalized_with_consultation(sim, TODAY)
+    relabelled = events[0]
+    label = str(relabelled.get("current_status") or relabelled.get("status_label"))
+    blocked_type = str(events[-1]["type_description"])
+    harness.store.clinics.update(
+        harness.clinic.id,
+        status_map={label.lower(): "in_progress"},  # stored lower case, as the CLI does
+        block_types=[blocked_type.lower()],
+    )
+    record = harness.sync("cases")
+    assert record.status == "completed", record.errors
+    expected = {
+        f"pims-appt-{PROVIDER}-{e['appointment_id']}"
+        for e in events
+        if str(e.get("current_status") or e.get("status_label")) != label
+        and str(e["type_description"]) != blocked_type
+    }
+    assert set(harness.cases()) == expected
+    assert 0 < len(expected) < len(events)
