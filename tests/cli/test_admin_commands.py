@@ -339,7 +339,9 @@ def test_ezyvet_credentials_take_their_own_flags(cli: Cli, database_url: str) ->
     missing = cli("credentials", "set", "--clinic", clinic_id, "--client-id", "c", stdin="s")
     assert missing.code == 2
     assert "missing --partner-id, --secret-stdin" in missing.stderr
-    assert "--partner-id P --client-id C [--site-uid S] --secret-stdin" in missing.stderr
+    assert (
+        "ezyvet takes --partner-id P --client-id C --secret-stdin [--site-uid S]" in missing.stderr
+    )
     creds = _stored(database_url, clinic_id)
     assert creds is not None and creds.get("site_uid") == "site-1"  # the refusals kept it
 
