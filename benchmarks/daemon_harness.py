@@ -72,9 +72,11 @@ class Bench:
             store.credentials.set(
                 clinic.id,
                 provider="idexx-neo",
-                username="demo",
-                password="demo-password",
-                company_id="demo-clinic",
+                fields={
+                    "username": "demo",
+                    "password": "demo-password",
+                    "company_id": "demo-clinic",
+                },
             )
             if schedules:
                 store.clinics.set_schedule(clinic.id, ScheduleEntry("inbound", "0 6 * * *"))

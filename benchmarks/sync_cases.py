@@ -85,9 +85,7 @@ def run(latency_ms: int, database_url: str | None) -> None:
         store.credentials.set(
             clinic.id,
             provider="idexx-neo",
-            username="demo",
-            password="demo-password",
-            company_id="demo-clinic",
+            fields={"username": "demo", "password": "demo-password", "company_id": "demo-clinic"},
         )
         runner = SyncRunner(store, ProviderFactory(store, pool))
         try:

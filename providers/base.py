@@ -347,6 +347,18 @@ class ProviderSettings:
     #: Appointment type names (lower case) that are blocks of time, beyond the provider's rules.
     block_types: tuple[str, ...] = ()
 
+    def status_override(self, status_name: str | None) -> AppointmentStatus | None:
+        """The clinic's status for this PIMS status name (any case), or None without one."""
+        if not status_name or not self.status_map:
+            return None
+        return self.status_map.get(status_name.strip().lower())
+
+    def is_block_type(self, type_name: str | None) -> bool:
+        """Whether the clinic names this appointment type (any case) a block of time."""
+        if not type_name:
+            return False
+        return type_name.strip().lower() in self.block_types
+
 
 @dataclass
 class ProviderContext:

@@ -55,8 +55,6 @@ def add_simulated_clinic(
     store.credentials.set(
         clinic.id,
         provider=PROVIDER,
-        username=CREDENTIALS.require("username"),
-        password=CREDENTIALS.require("password"),
-        company_id=CREDENTIALS.get("company_id"),
+        fields={name: CREDENTIALS.require(name) for name in CREDENTIALS.names()},
     )
     return clinic

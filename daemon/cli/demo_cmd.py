@@ -125,9 +125,7 @@ def _prepare(store: Store, state: DemoState, simulator_url: str) -> ClinicView:
     store.credentials.set(
         clinic.id,
         provider="idexx-neo",
-        username=SIM_USER,
-        password=SIM_PASSWORD,
-        company_id=SIM_COMPANY,
+        fields={"username": SIM_USER, "password": SIM_PASSWORD, "company_id": SIM_COMPANY},
     )
     owner = store.keys.lookup(state.api_key) if state.api_key else None
     if owner is None or not owner.is_active or owner.clinic_id != clinic.id:

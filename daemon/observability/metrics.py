@@ -64,7 +64,8 @@ ITEMS_TOTAL: Final = Counter(
 )
 PIMS_REQUESTS_TOTAL: Final = Counter(
     "pims_sync_pims_requests_total",
-    "Requests made to a PIMS, by endpoint name and outcome.",
+    "Requests made to a PIMS, by provider, endpoint name and outcome (bad_request: the PIMS "
+    "refused the request with a 4xx, which is not a PIMS failure).",
     ["provider", "endpoint", "outcome"],
     registry=REGISTRY,
 )
@@ -93,8 +94,8 @@ BROWSER_POOL_UP: Final = Gauge(
 )
 BROWSER_LOGINS_TOTAL: Final = Counter(
     "pims_sync_browser_logins_total",
-    "PIMS logins, by outcome.",
-    ["outcome"],
+    "PIMS logins, by provider and outcome.",
+    ["provider", "outcome"],
     registry=REGISTRY,
 )
 SCHEDULED_RUNS_TOTAL: Final = Counter(
@@ -169,4 +170,4 @@ class PrometheusRequestObserver:
         PIMS_REQUEST_DURATION_SECONDS.labels(self.provider, name).observe(max(seconds, 0.0))
 
     def on_login(self, outcome: str) -> None:
-        BROWSER_LOGINS_TOTAL.labels(outcome).inc()
+        BROWSER_LOGINS_TOTAL.labels(self.provider, outcome).inc()

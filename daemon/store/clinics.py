@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +38,9 @@ class ClinicView:
     daily_hours: dict[str, Any] | None
     schedules: tuple[ScheduleEntry, ...]
     updated_at: str  # a change stamp: clinic and config updated_at, for the config watcher
+    #: Provider settings: status name (lower case) -> normalised status; block type names.
+    status_map: dict[str, str] = field(default_factory=dict)
+    block_types: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,9 @@ class ClinicView:
             "provider": self.provider,
             "baseUrl": self.base_url,
             "isActive": self.is_active,
+            "statusMap": dict(self.status_map),
+            "blockTypes": list(self.block_types),
+            "dailyHours": self.daily_hours,
         }
 
 
@@ -76,6 +83,8 @@ def _view(clinic: Clinic, config: ClinicScheduleConfig) -> ClinicView:
         daily_hours=config.daily_hours,
         schedules=_entries(config.sync_schedules),
         updated_at=f"{clinic.updated_at.isoformat()}|{config.updated_at.isoformat()}",
+        status_map={str(k): str(v) for k, v in (clinic.status_map or {}).items()},
+        block_types=tuple(str(name) for name in clinic.block_types or ()),
     )
 
 
@@ -140,14 +149,20 @@ class ClinicRepository:
             rows = session.execute(query.order_by(Clinic.created_at, Clinic.name)).all()
             return [_view(clinic, config) for clinic, config in rows]
 
-    def update(self, clinic_id: uuid.UUID, **changes: Any) -> ClinicView:
-        """Change clinic fields (name, timezone, base_url, is_active) and config fields
-        (horizon_days, slot_minutes, default_capacity, daily_hours); ``None`` means unchanged."""
+    def update(
+        self, clinic_id: uuid.UUID, *, clear: Iterable[str] = (), **changes: Any
+    ) -> ClinicView:
+        """Change clinic fields (name, timezone, base_url, is_active, status_map, block_types)
+        and config fields (horizon_days, slot_minutes, default_capacity, daily_hours); ``None``
+        means unchanged. The fields named in ``clear`` are set to null (for ``daily_hours``:
+        the PIMS's own hours again), before ``changes`` apply."""
         clinic_fields = {
             "name": "name",
             "timezone": "timezone",
             "base_url": "pims_base_url",
             "is_active": "is_active",
+            "status_map": "status_map",
+            "block_types": "block_types",
         }
         config_fields = {
             "horizon_days": "sync_horizon_days",
@@ -158,6 +173,16 @@ class ClinicRepository:
         with self.db.session() as session:
             clinic, config = _load_for_update(session, clinic_id)
             now = utcnow()
+            nullable = {"base_url", "status_map", "block_types", "slot_minutes", "daily_hours"}
+            for key in clear:
+                if key not in nullable:
+                    raise TypeError(f"clinic field {key} cannot be cleared")
+                if key in clinic_fields:
+                    setattr(clinic, clinic_fields[key], None)
+                    clinic.updated_at = now
+                else:
+                    setattr(config, config_fields[key], None)
+                    config.updated_at = now
             for key, value in changes.items():
                 if value is None:
                     continue

@@ -63,6 +63,10 @@ class Clinic(Base):
     pims_provider: Mapped[str] = mapped_column(Text, default="idexx-neo")
     pims_base_url: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Provider settings (contract §7): status name (lower case) -> normalised status, and
+    # appointment type names (lower case) that are blocks. Null = none set.
+    status_map: Mapped[dict[str, str] | None] = mapped_column(JsonDocument)
+    block_types: Mapped[list[str] | None] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -123,6 +127,10 @@ class ClinicScheduleConfig(Base):
 
 
 class PimsCredential(Base):
+    """A clinic's PIMS login. Fields named ``username``, ``password`` and ``company_id`` keep
+    their own columns (IDEXX Neo's, as release 0001 stored them); every other field of the
+    provider's login lives in ``secrets_encrypted``, one encrypted JSON object."""
+
     __tablename__ = "pims_credentials"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
@@ -130,9 +138,10 @@ class PimsCredential(Base):
         Uuid, ForeignKey("clinics.id", ondelete="CASCADE"), unique=True
     )
     provider: Mapped[str] = mapped_column(Text)
-    username_encrypted: Mapped[str] = mapped_column(Text)
-    password_encrypted: Mapped[str] = mapped_column(Text)
+    username_encrypted: Mapped[str | None] = mapped_column(Text)
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
     company_id_encrypted: Mapped[str | None] = mapped_column(Text)
+    secrets_encrypted: Mapped[str | None] = mapped_column(Text)
     key_version: Mapped[int] = mapped_column(Integer, default=1)
     validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

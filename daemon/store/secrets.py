@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from daemon.store.crypto import SecretBox
+from daemon.store.crypto import SecretBox, UndecryptableSecret
 from daemon.store.database import Database
 from daemon.store.models import Clinic, PimsCredential, PimsSession
 from daemon.store.types import utcnow
@@ -24,23 +27,38 @@ class NoCredentials(LookupError):
         )
 
 
+#: Fields that keep their own column (release 0001 stored IDEXX Neo's login there); every
+#: other field of a provider's login is kept in ``secrets_encrypted`` as one JSON object.
+LEGACY_COLUMNS: dict[str, str] = {
+    "username": "username_encrypted",
+    "password": "password_encrypted",
+    "company_id": "company_id_encrypted",
+}
+SECRETS_AAD = "secrets"
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
 class CredentialRepository:
+    """A clinic's PIMS login, whatever the provider: field name -> value, encrypted at rest.
+
+    The repository does not know any provider's fields (the provider declares them and the CLI
+    checks them); it stores whatever it is given and hands it back as :class:`Credentials`.
+    """
+
     def __init__(self, db: Database, box: SecretBox) -> None:
         self.db = db
         self.box = box
 
-    def set(
-        self,
-        clinic_id: uuid.UUID,
-        *,
-        provider: str,
-        username: str,
-        password: str,
-        company_id: str | None,
-    ) -> None:
+    def set(self, clinic_id: uuid.UUID, *, provider: str, fields: Mapping[str, str]) -> None:
         """Store (or replace) a clinic's login. Replacing it drops the cached session, which
-        belonged to the old login."""
+        belonged to the old login, and every field the new login does not have."""
+        if not fields:
+            raise ValueError("credentials: at least one field is needed")
+        for name in fields:
+            if not _FIELD_NAME.fullmatch(name):
+                raise ValueError(f"credentials: {name!r} is not a valid field name")
         cid = str(clinic_id)
+        others = {name: value for name, value in fields.items() if name not in LEGACY_COLUMNS}
         now = utcnow()
         with self.db.session() as session:
             row = session.execute(
@@ -50,12 +68,18 @@ class CredentialRepository:
                 row = PimsCredential(clinic_id=clinic_id, created_at=now)
                 session.add(row)
             row.provider = provider
-            row.username_encrypted = self.box.encrypt(username, clinic_id=cid, what="username")
-            row.password_encrypted = self.box.encrypt(password, clinic_id=cid, what="password")
-            row.company_id_encrypted = (
-                None
-                if company_id is None
-                else self.box.encrypt(company_id, clinic_id=cid, what="company_id")
+            for name, column in LEGACY_COLUMNS.items():
+                value = fields.get(name)
+                sealed = (
+                    None if value is None else self.box.encrypt(value, clinic_id=cid, what=name)
+                )
+                setattr(row, column, sealed)
+            row.secrets_encrypted = (
+                self.box.encrypt(
+                    json.dumps(others, sort_keys=True), clinic_id=cid, what=SECRETS_AAD
+                )
+                if others
+                else None
             )
             row.key_version = (row.key_version or 0) + 1 if row.id else 1
             row.validated_at = None
@@ -66,41 +90,34 @@ class CredentialRepository:
             if clinic is not None:
                 clinic.updated_at = now
 
-    def has(self, clinic_id: uuid.UUID) -> bool:
-        with self.db.session() as session:
-            return (
-                session.execute(
-                    select(PimsCredential.id).where(PimsCredential.clinic_id == clinic_id)
-                ).first()
-                is not None
-            )
-
     def get(self, clinic_id: uuid.UUID) -> Credentials:
-        cid = str(clinic_id)
         with self.db.session() as session:
             row = session.execute(
                 select(PimsCredential).where(PimsCredential.clinic_id == clinic_id)
             ).scalar_one_or_none()
             if row is None:
                 raise NoCredentials(clinic_id)
-            return Credentials.of(
-                username=self.box.decrypt(row.username_encrypted, clinic_id=cid, what="username"),
-                password=self.box.decrypt(row.password_encrypted, clinic_id=cid, what="password"),
-                company_id=None
-                if row.company_id_encrypted is None
-                else self.box.decrypt(row.company_id_encrypted, clinic_id=cid, what="company_id"),
-            )
+            return Credentials(self._open(row))
 
-    def username(self, clinic_id: uuid.UUID) -> str:
-        return self.get(clinic_id).get("username") or ""
-
-    def mark_validated(self, clinic_id: uuid.UUID) -> None:
-        with self.db.session() as session:
-            row = session.execute(
-                select(PimsCredential).where(PimsCredential.clinic_id == clinic_id)
-            ).scalar_one_or_none()
-            if row is not None:
-                row.validated_at = utcnow()
+    def _open(self, row: PimsCredential) -> dict[str, str]:
+        cid = str(row.clinic_id)
+        values: dict[str, str] = {}
+        for name, column in LEGACY_COLUMNS.items():
+            stored = getattr(row, column)
+            if stored is not None:
+                values[name] = self.box.decrypt(stored, clinic_id=cid, what=name)
+        if row.secrets_encrypted is not None:
+            plain = self.box.decrypt(row.secrets_encrypted, clinic_id=cid, what=SECRETS_AAD)
+            try:
+                others = json.loads(plain)
+            except ValueError:
+                raise UndecryptableSecret(cid, SECRETS_AAD, "not a JSON object") from None
+            if not isinstance(others, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in others.items()
+            ):
+                raise UndecryptableSecret(cid, SECRETS_AAD, "not an object of strings")
+            values.update(others)
+        return values
 
     def rotate_all(self) -> int:
         """Re-encrypt every stored secret (credentials and sessions) with the current key.
@@ -108,16 +125,14 @@ class CredentialRepository:
         Everything is decrypted first: if any value cannot be opened, nothing is written and the
         error names the clinic."""
         reencrypted = 0
+        columns = [*LEGACY_COLUMNS.items(), (SECRETS_AAD, "secrets_encrypted")]
         with self.db.session() as session:
             for row in session.execute(select(PimsCredential)).scalars():
                 cid = str(row.clinic_id)
-                fields = [("username", "username_encrypted"), ("password", "password_encrypted")]
-                if row.company_id_encrypted is not None:
-                    fields.append(("company_id", "company_id_encrypted"))
                 changed = False
-                for what, column in fields:
+                for what, column in columns:
                     stored = getattr(row, column)
-                    if self.box.needs_rotation(stored):
+                    if stored is not None and self.box.needs_rotation(stored):
                         plain = self.box.decrypt(stored, clinic_id=cid, what=what)
                         setattr(row, column, self.box.encrypt(plain, clinic_id=cid, what=what))
                         changed = True

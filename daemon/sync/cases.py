@@ -7,10 +7,12 @@ Three phases:
    the provider's alternate ids (the browser extension's), and settle everything that needs no
    consultation: blocks, unfinished appointments, finalized ones without a consultation
    (``skipped``), cancelled and no-show ones (their case soft-deleted);
-3. fetch the consultations of the rest, at most ``parallelBatchSize`` at once, and upsert the
-   cases in batches while later fetches are still running. A consultation the PIMS says does
-   not exist is ``skipped``; one that fails to load is ``failed`` (no row is written, so the
-   next run tries again) and the sync ends ``partial``.
+3. fetch the consultations of the rest with one ``fetch_consultations`` call (the provider
+   batches them, or asks at most ``parallelBatchSize`` at once), settle each item as its
+   consultation arrives (progress moves per item) and upsert the cases in batches while later
+   fetches are still running. A consultation the PIMS says does not exist is ``skipped``; one
+   that fails to load is ``failed`` with its code (no row is written, so the next run tries
+   again) and the sync ends ``partial``.
 """
 
 from __future__ import annotations
@@ -38,11 +40,21 @@ from daemon.sync.ranges import DateRange, cases_default, resolve_range
 from daemon.sync.report import error_code_of
 from daemon.sync.requests import SyncRequest
 from daemon.sync.service import SyncService, authenticate, unique_by_id
-from providers.base import Appointment, NotFound, PimsProvider, ProviderError
+from providers.base import (
+    Appointment,
+    Consultation,
+    NotFound,
+    PimsProvider,
+    ProviderError,
+    UnexpectedPayload,
+)
 
-#: Rows per write transaction. Small enough that progress and cancellation stay lively,
-#: large enough that a 300-appointment range is a handful of statements.
+#: Rows per write transaction: a 300-appointment range is a handful of statements.
 WRITE_BATCH = 100
+#: Longest a settled item waits for its batch to be written when consultations arrive slowly.
+FLUSH_AFTER_S = 1.0
+#: Wakes the consumer to write what has arrived (see ``_fetch_and_upsert``).
+_TICK: tuple[str, Consultation | ProviderError] = ("", NotFound("tick"))
 
 
 @dataclass(frozen=True)
@@ -145,58 +157,114 @@ class CaseSync(SyncService):
     async def _fetch_and_upsert(
         self, ctx: SyncContext, provider: PimsProvider, items: list[_Item]
     ) -> None:
+        """Ask the provider for every consultation in one call (it batches or paces as its
+        PIMS allows) and settle each item as its consultation arrives: progress moves per
+        item, rows are written in batches while later fetches go on."""
         if not items:
             return
-        parallel = max(1, ctx.request.parallel_batch_size)
-        gate = asyncio.Semaphore(parallel)
-        by_external_id: dict[str, _Item] = {}
+        by_consultation: dict[str, list[_Item]] = {}
+        for item in items:
+            by_consultation.setdefault(item.appointment.consultation_id or "", []).append(item)
+        arrivals: asyncio.Queue[tuple[str, Consultation | ProviderError] | None] = asyncio.Queue()
 
-        async def fetch(item: _Item) -> _Fetched:
-            async with gate:
-                if ctx.progress.cancelled:
-                    return _Fetched(item, outcome="cancelled")
-                return await self._fetch_one(ctx, provider, item)
+        def on_result(consultation_id: str, result: Consultation | ProviderError) -> None:
+            arrivals.put_nowait((consultation_id, result))
 
-        tasks = [asyncio.ensure_future(fetch(item)) for item in items]
+        async def fetch_all() -> None:
+            try:
+                results = await provider.fetch_consultations(list(by_consultation), on_result)
+                # Ids the provider answered without calling back are settled here (the
+                # consumer ignores the ones it has seen already).
+                for consultation_id, result in results.items():
+                    on_result(consultation_id, result)
+            except ProviderError as error:
+                # The whole call failed: every consultation not yet settled failed with it.
+                for consultation_id in by_consultation:
+                    on_result(consultation_id, error)
+            finally:
+                arrivals.put_nowait(None)
+
+        task = asyncio.ensure_future(fetch_all())
+        seen: set[str] = set()
         pending: list[_Fetched] = []
+        by_external_id: dict[str, _Item] = {}
+        loop = asyncio.get_running_loop()
+        first_pending_at = 0.0
         try:
-            for next_done in asyncio.as_completed(tasks):
-                pending.append(await next_done)
-                if len(pending) >= WRITE_BATCH:
-                    await self._flush(ctx, provider, pending, by_external_id)
-                    pending = []
-                    ctx.progress.checkpoint()
+            while True:
+                timeout = (
+                    None
+                    if not pending
+                    else max(0.0, FLUSH_AFTER_S - (loop.time() - first_pending_at))
+                )
+                try:
+                    entry = await asyncio.wait_for(arrivals.get(), timeout)
+                except TimeoutError:
+                    entry = _TICK
+                if entry is None:
+                    break
+                if entry is not _TICK:
+                    consultation_id, result = entry
+                    if consultation_id in seen or consultation_id not in by_consultation:
+                        continue
+                    seen.add(consultation_id)
+                    if not pending:
+                        first_pending_at = loop.time()
+                    for item in by_consultation[consultation_id]:
+                        pending.append(self._settle(ctx, provider, item, result))
+                        ctx.progress.advance(1)
+                    if (
+                        len(pending) < WRITE_BATCH
+                        and loop.time() - first_pending_at < FLUSH_AFTER_S
+                        and not ctx.progress.cancelled
+                    ):
+                        continue
+                await self._flush(ctx, provider, pending, by_external_id)
+                pending = []
+                ctx.progress.checkpoint()
+            await task  # a failure other than a ProviderError ends the run here
+            for consultation_id in by_consultation.keys() - seen:
+                error = UnexpectedPayload("the provider returned no answer for this consultation")
+                for item in by_consultation[consultation_id]:
+                    pending.append(self._settle(ctx, provider, item, error))
+                    ctx.progress.advance(1)
             await self._flush(ctx, provider, pending, by_external_id)
             ctx.progress.checkpoint()
         finally:
-            for task in tasks:
+            if not task.done():
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
 
-    async def _fetch_one(self, ctx: SyncContext, provider: PimsProvider, item: _Item) -> _Fetched:
+    def _settle(
+        self,
+        ctx: SyncContext,
+        provider: PimsProvider,
+        item: _Item,
+        result: Consultation | ProviderError,
+    ) -> _Fetched:
+        """An item's outcome from its consultation, or from the error that stopped it."""
         appointment = item.appointment
         consultation_id = appointment.consultation_id or ""
-        try:
-            consultation = await provider.fetch_consultation(consultation_id)
-        except NotFound:
+        if isinstance(result, NotFound):
             ctx.log.info(
                 "consultation not found in the PIMS; appointment skipped",
                 extra={"appointment_id": appointment.id, "consultation_id": consultation_id},
             )
             return _Fetched(item, outcome="skipped")
-        except ProviderError as error:
+        if isinstance(result, ProviderError):
+            code = error_code_of(result)
             ctx.log.warning(
                 "consultation could not be loaded",
                 extra={
                     "appointment_id": appointment.id,
                     "consultation_id": consultation_id,
-                    "error_code": error_code_of(error),
+                    "error_code": code,
                 },
             )
             ctx.report.error(
-                error_code_of(error),
+                code,
                 f"consultation {consultation_id} of appointment {appointment.id} could not be "
-                f"loaded: {error}",
+                f"loaded: {result}",
                 item_id=appointment.id,
             )
             return _Fetched(item, outcome="failed")
@@ -204,7 +272,7 @@ class CaseSync(SyncService):
             item.existing,
             appointment,
             appointment_json(appointment),
-            consultation_json(consultation),
+            consultation_json(result),
             clinic_id=ctx.clinic.id,
             provider=provider.name,
             now=ctx.now(),
@@ -242,6 +310,4 @@ class CaseSync(SyncService):
             # The database call runs in a thread so that fetches go on meanwhile.
             await asyncio.to_thread(ctx.repos.cases.write, writes, rebase=rebase)
         for result in results:
-            if result.outcome != "cancelled":
-                ctx.report.count(result.outcome)
-        ctx.progress.advance(sum(1 for r in results if r.outcome != "cancelled"))
+            ctx.report.count(result.outcome)

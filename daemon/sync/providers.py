@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 from daemon.observability.metrics import PrometheusRequestObserver
 from daemon.store import Store
 from daemon.store.clinics import ClinicView
-from providers.base import BrowserSource, PimsProvider, ProviderContext, RequestObserver
+from providers.base import (
+    AppointmentStatus,
+    BrowserSource,
+    PimsProvider,
+    ProviderContext,
+    ProviderSettings,
+    RequestObserver,
+)
 from providers.registry import create_provider
 
 ObserverFactory = Callable[[str], RequestObserver]
@@ -17,7 +24,8 @@ Creator = Callable[[str, ProviderContext], PimsProvider]
 
 
 class ProviderFactory:
-    """Makes one provider per sync: the clinic's zone, base URL, cached session and browsers.
+    """Makes one provider per sync: the clinic's zone, base URL, cached session, browsers and
+    provider settings (status map, block types).
 
     ``creator`` is the registry's ``create_provider``; tests and benchmarks may pass one that
     gives the provider other settings (shorter timeouts).
@@ -44,5 +52,21 @@ class ProviderFactory:
             browsers=self.browsers,
             max_concurrency=max(1, max_concurrency),
             observer=self.observer_factory(clinic.provider),
+            settings=provider_settings(clinic),
         )
         return self.creator(clinic.provider, context)
+
+
+def provider_settings(clinic: ClinicView) -> ProviderSettings:
+    """The clinic's stored provider settings as the provider reads them. The CLI only stores
+    valid statuses; an entry that is not one (edited by hand) is left out rather than failing
+    every sync of the clinic."""
+    statuses = {status.value: status for status in AppointmentStatus}
+    return ProviderSettings(
+        status_map={
+            name.lower(): statuses[status]
+            for name, status in clinic.status_map.items()
+            if status in statuses
+        },
+        block_types=tuple(name.lower() for name in clinic.block_types),
+    )

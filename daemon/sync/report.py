@@ -28,6 +28,8 @@ PROVIDER_CODES = frozenset(
         "pims_branch_picker",
         "pims_session_lost",
         "pims_unavailable",
+        "pims_rate_limited",
+        "pims_bad_request",
         "pims_bad_payload",
     }
 )
@@ -137,11 +139,3 @@ class SyncReport:
 
     def total(self) -> int:
         return self.stats.get("total", self.stats.get("appointments", 0))
-
-    def processed(self) -> int:
-        if self.sync_type == "inbound":
-            return sum(self.stats[k] for k in INBOUND_OUTCOMES)
-        return sum(self.stats[k] for k in CASE_OUTCOMES)
-
-    def adds_up(self) -> bool:
-        return self.processed() == self.total()

@@ -23,6 +23,7 @@ import yarl
 
 from providers.backoff import Backoff, retry_after_seconds
 from providers.base import (
+    BadRequest,
     NotFound,
     NullObserver,
     PimsUnavailable,
@@ -51,10 +52,9 @@ class SessionExpired(SessionLost):
     """
 
 
-class RequestRejected(PimsUnavailable):
-    """A 4xx other than 401/403/404/429: asking again would get the same answer."""
-
-    retryable = False
+class RequestRejected(BadRequest):
+    """A 4xx other than 401/403 (session expired), 404 and 429: asking again would get the
+    same answer, and it is no outage (``pims_bad_request``, never retried)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,8 @@ class NeoJsonClient:
     ) -> Any:
         """GET ``path`` and decode its JSON, retrying transient failures.
 
-        Raises :class:`SessionExpired`, :class:`NotFound`, :class:`RequestRejected`,
+        Raises :class:`SessionExpired`, :class:`NotFound`, :class:`RequestRejected` (a
+        :class:`BadRequest`),
         :class:`UnexpectedPayload`, or :class:`PimsUnavailable` once the retries ran out.
         """
         query = urlencode(params or {}, quote_via=quote)
@@ -280,7 +281,8 @@ def _outcome_of(error: BaseException) -> str:
     if isinstance(error, UnexpectedPayload):
         return "bad_payload"
     if isinstance(error, RequestRejected):
-        return "rejected"
+        # Its own label: a refused request is not a PIMS failure for the outage alerts.
+        return "bad_request"
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
     return "error"

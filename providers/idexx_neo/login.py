@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, Request
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -31,6 +31,7 @@ from providers.base import (
     Credentials,
     PimsUnavailable,
     SecondFactorRequired,
+    SessionLost,
 )
 from providers.idexx_neo.client import USER_AGENT
 
@@ -105,6 +106,11 @@ class SessionState:
             return None
 
 
+def _is_login_path(path: str) -> bool:
+    """``/login`` and the steps under it (``/login/verify``, ``/login/branch``)."""
+    return path.rstrip("/").endswith("/login") or "/login/" in path
+
+
 def _is_session_cookie(cookie: dict[str, Any]) -> bool:
     return "session" in str(cookie.get("name", "")).lower()
 
@@ -133,8 +139,17 @@ async def log_in(
         context.set_default_timeout(timeouts.step_s * 1000)
         context.set_default_navigation_timeout(timeouts.page_s * 1000)
         page = await context.new_page()
+        # Every page the browser is sent to, redirects included: a login that reached a page
+        # past the login form and was then sent back had its session ended by Neo.
+        visited: list[str] = []
+
+        def on_request(request: Request) -> None:
+            if request.is_navigation_request() and request.frame == page.main_frame:
+                visited.append(urlsplit(request.url).path)
+
+        page.on("request", on_request)
         await _submit_form(page, base_url, credentials, timeouts)
-        state = await _judge(page, context, base_url, credentials, timeouts)
+        state = await _judge(page, context, base_url, credentials, timeouts, visited)
         log.info(
             "logged into IDEXX Neo",
             extra={"seconds": round(time.monotonic() - started, 3), "cookies": len(state.cookies)},
@@ -199,6 +214,7 @@ async def _judge(
     base_url: str,
     credentials: Credentials,
     timeouts: LoginTimeouts,
+    visited: list[str],
 ) -> SessionState:
     browser = context.browser
     assert browser is not None
@@ -231,6 +247,11 @@ async def _judge(
         return SessionState(base_url=base_url, cookies=cookies, created_at=datetime.now(UTC))
     if not marker_seen:
         raise PimsUnavailable(f"IDEXX Neo did not finish the login within {timeouts.outcome_s:g} s")
+    if on_login_page and any(not _is_login_path(path) for path in visited):
+        # Neo accepted the login and let the browser past the form, then sent it back: the
+        # session died right after the login. The password is right; do not send the operator
+        # to change it.
+        raise SessionLost("IDEXX Neo ended the session right after the login")
     # Back on the login form without a reason, or landed without a session cookie. Treated as
     # a rejection, not an outage: retrying unknown-bad credentials on every sync gets accounts
     # locked.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from typing import Any, ClassVar
 
@@ -23,6 +23,7 @@ from providers.base import (
     Credentials,
     NotFound,
     PimsProvider,
+    PimsUnavailable,
     ProviderContext,
     ProviderError,
     ScheduleConfig,
@@ -33,7 +34,6 @@ from providers.idexx_neo import payloads
 from providers.idexx_neo.client import (
     ClientSettings,
     NeoJsonClient,
-    RequestRejected,
     SessionExpired,
     consultation_path,
 )
@@ -45,6 +45,13 @@ DEFAULT_BASE_URL = "https://us.idexxneo.com"
 
 CALENDAR_PATH = "/appointments/getCalendarEventData"
 APPOINTMENT_VIEW_PATH = "/appointments/getAppointmentView"
+
+
+class EndpointMissing(PimsUnavailable):
+    """A listing endpoint answered 404: the PIMS is not where the clinic's base URL says.
+    Asking again would get the same answer."""
+
+    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +203,12 @@ class IdexxNeoProvider(PimsProvider):
     async def _get_listing(
         self, endpoint: str, path: str, params: dict[str, str] | None = None
     ) -> Any:
-        """An endpoint that always exists: its 404 is a fault, never "nothing there"."""
+        """An endpoint that always exists: its 404 is a fault (the base URL points somewhere
+        that is not IDEXX Neo), never "nothing there"."""
         try:
             return await self._get(endpoint, path, params)
         except NotFound:
-            raise RequestRejected(f"IDEXX Neo {endpoint} endpoint not found (HTTP 404)") from None
+            raise EndpointMissing(f"IDEXX Neo {endpoint} endpoint not found (HTTP 404)") from None
 
     async def fetch_appointments(self, start: date, end: date) -> list[Appointment]:
         if end < start:
@@ -210,7 +218,23 @@ class IdexxNeoProvider(PimsProvider):
             "end": payloads.format_wall_time(end, time(23, 59, 59)),
         }
         body = await self._get_listing("calendar", CALENDAR_PATH, query)
-        return payloads.parse_calendar(body, self.context.timezone)
+        return [
+            self._with_clinic_settings(a)
+            for a in payloads.parse_calendar(body, self.context.timezone)
+        ]
+
+    def _with_clinic_settings(self, appointment: Appointment) -> Appointment:
+        """The clinic's overrides (``clinic set --status-map/--block-type``) over Neo's own."""
+        settings = self.context.settings
+        status = settings.status_override(appointment.raw_status)
+        block = not appointment.is_block and settings.is_block_type(appointment.type)
+        if status is None and not block:
+            return appointment
+        return replace(
+            appointment,
+            status=status or appointment.status,
+            is_block=appointment.is_block or block,
+        )
 
     async def fetch_consultation(self, consultation_id: str) -> Consultation:
         if not consultation_id.strip():
@@ -229,7 +253,7 @@ class IdexxNeoProvider(PimsProvider):
         await self._client.close()
 
     def _log_fields(self) -> dict[str, Any]:
-        return {"clinic_id": self.context.clinic_id, "pims": self.name}
+        return {"clinic_id": self.context.clinic_id, "provider": self.name}
 
 
 def _login_outcome(error: BaseException) -> str:
@@ -240,6 +264,8 @@ def _login_outcome(error: BaseException) -> str:
         return "branch_picker"
     if isinstance(error, AuthenticationFailed):
         return "auth_failed"
+    if isinstance(error, SessionLost):
+        return "session_lost"
     if isinstance(error, BrowserUnavailable):
         return "no_browser"
     if isinstance(error, asyncio.CancelledError):

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
+from daemon.store import Database, SecretBox, Store
+from daemon.store.secrets import NoCredentials
+from providers.base import Credentials
 from tests.cli.conftest import Cli
+from tests.conftest import TEST_KEY
 
 
 def _add_clinic(cli: Cli, name: str = "Alum Rock", *extra: str) -> str:
@@ -39,6 +46,9 @@ def test_clinic_add_set_list(cli: Cli) -> None:
         "provider": "idexx-neo",
         "baseUrl": "http://127.0.0.1:3100",
         "isActive": False,
+        "statusMap": {},
+        "blockTypes": [],
+        "dailyHours": None,
     }
     listing = cli("clinic", "list", "--json")
     assert listing.code == 0 and listing.json()["clinics"][0]["id"] == clinic_id
@@ -121,7 +131,11 @@ def test_credentials_are_encrypted_and_never_printed(cli: Cli, database_url: str
         stdin=password + "\n",
     )
     assert result.code == 0, result.stderr
-    assert result.json() == {"clinicId": clinic_id, "username": "front.desk"}
+    assert result.json() == {
+        "clinicId": clinic_id,
+        "provider": "idexx-neo",
+        "fields": ["username", "password", "company_id"],
+    }
     assert password not in result.stdout + result.stderr
     empty = cli(
         "credentials",
@@ -251,3 +265,201 @@ def test_unmigrated_database_is_reported(tmp_path: Path) -> None:
     cli = Cli(f"sqlite:///{tmp_path / 'fresh.db'}")
     result = cli("clinic", "list")
     assert result.code == 1 and "pims-sync migrate" in result.stderr
+
+
+# -- credentials by provider ---------------------------------------------------------------
+
+
+def _stored(database_url: str, clinic_id: str) -> Credentials | None:
+    db = Database(database_url)
+    try:
+        return Store(db, SecretBox(TEST_KEY)).credentials.get(uuid.UUID(clinic_id))
+    except NoCredentials:
+        return None
+    finally:
+        db.dispose()
+
+
+def _run_with_bytes(cli: Cli, args: list[str], stdin: bytes) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon", *args],
+        input=stdin,
+        capture_output=True,
+        env=cli.env,
+        timeout=120,
+    )
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+def test_idexx_neo_credentials_refuse_foreign_and_missing_flags(
+    cli: Cli, database_url: str
+) -> None:
+    clinic_id = _add_clinic(cli)
+    wrong = cli(
+        "credentials",
+        "set",
+        "--clinic",
+        clinic_id,
+        "--partner-id",
+        "p-1",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert wrong.code == 2 and wrong.stdout == ""
+    assert "missing --username" in wrong.stderr
+    assert "--partner-id not taken by idexx-neo" in wrong.stderr
+    assert "idexx-neo takes --username U --password-stdin [--company-id C]" in wrong.stderr
+    no_secret = cli("credentials", "set", "--clinic", clinic_id, "--username", "u")
+    assert no_secret.code == 2 and "missing --password-stdin" in no_secret.stderr
+    assert _stored(database_url, clinic_id) is None  # nothing stored by a refused command
+
+
+def test_ezyvet_credentials_take_their_own_flags(cli: Cli, database_url: str) -> None:
+    clinic_id = _add_clinic(cli, "Ezy Clinic", "--provider", "ezyvet")
+    secret = "client-Secret-Ünï-9"
+    args = ["credentials", "set", "--clinic", clinic_id, "--partner-id", "partner-7"]
+    args += ["--client-id", "client-42", "--secret-stdin", "--json"]
+    stored = cli(*args, stdin=secret + "\r\n")
+    assert stored.code == 0, stored.stderr
+    assert stored.json() == {
+        "clinicId": clinic_id,
+        "provider": "ezyvet",
+        "fields": ["partner_id", "client_id", "client_secret"],
+    }
+    assert secret not in stored.stdout + stored.stderr
+    assert _stored(database_url, clinic_id) == Credentials.of(
+        partner_id="partner-7", client_id="client-42", client_secret=secret
+    )
+    with_site = cli(*args, "--site-uid", "site-1", stdin=secret)
+    assert with_site.code == 0 and with_site.json()["fields"][-1] == "site_uid"
+
+    foreign = cli(*args, "--username", "front.desk", "--password-stdin", stdin=secret)
+    assert foreign.code == 2 and foreign.stdout == ""
+    assert "--username, --password-stdin not taken by ezyvet" in foreign.stderr
+    missing = cli("credentials", "set", "--clinic", clinic_id, "--client-id", "c", stdin="s")
+    assert missing.code == 2
+    assert "missing --partner-id, --secret-stdin" in missing.stderr
+    assert (
+        "ezyvet takes --partner-id P --client-id C --secret-stdin [--site-uid S]" in missing.stderr
+    )
+    creds = _stored(database_url, clinic_id)
+    assert creds is not None and creds.get("site_uid") == "site-1"  # the refusals kept it
+
+
+def test_secret_on_stdin_must_be_utf8_text(cli: Cli, database_url: str) -> None:
+    clinic_id = _add_clinic(cli)
+    args = ["credentials", "set", "--clinic", clinic_id, "--username", "u", "--password-stdin"]
+    code, stdout, stderr = _run_with_bytes(cli, args, b"caf\xe9-latin1\n")
+    assert code == 2 and stdout == ""
+    assert "--password-stdin: standard input is not valid UTF-8" in stderr
+    assert "Traceback" not in stderr
+    code, _, stderr = _run_with_bytes(cli, args, b"pass\x00word\n")
+    assert code == 2 and "--password-stdin: must not contain control characters" in stderr
+    assert "pass" not in stderr.replace("--password-stdin", "")
+    code, _, stderr = _run_with_bytes(cli, args, b"p" * 1025)
+    assert code == 2 and "at most 1024 characters" in stderr
+    assert _stored(database_url, clinic_id) is None
+
+
+def test_names_get_length_limits_and_no_control_characters(cli: Cli) -> None:
+    clinic_id = _add_clinic(cli)
+    base = ["credentials", "set", "--clinic", clinic_id, "--password-stdin"]
+    cases = [
+        (["clinic", "add", "--name", "Bell\x07Clinic"], "--name: must not contain control"),
+        (["clinic", "add", "--name", "x" * 201], "--name: must be at most 200 characters"),
+        (["clinic", "set", clinic_id, "--name", "  "], "--name: must not be empty"),
+        ([*base, "--username", "front\x1b[31m"], "--username: must not contain control"),
+        ([*base, "--username", "u" * 257], "--username: must be at most 256 characters"),
+        ([*base, "--username", "u", "--company-id", "a\tb"], "--company-id: must not contain"),
+    ]
+    for args, message in cases:
+        result = cli(*args, stdin="pw")
+        assert result.code == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+# -- clinic provider settings --------------------------------------------------------------
+
+
+def test_clinic_settings_are_validated_stored_and_shown(cli: Cli) -> None:
+    clinic_id = _add_clinic(cli, "Ezy Clinic", "--provider", "ezyvet")
+    result = cli(
+        "clinic",
+        "set",
+        clinic_id,
+        "--status-map",
+        "Checked Out=finalized",
+        "--status-map",
+        "DNA = no_show",
+        "--block-type",
+        "Surgery Block",
+        "--hours",
+        "0=closed",
+        "--hours",
+        "1=08:00-18:00",
+        "--json",
+    )
+    assert result.code == 0, result.stderr
+    body = result.json()
+    assert body["provider"] == "ezyvet"
+    assert body["statusMap"] == {"checked out": "finalized", "dna": "no_show"}
+    assert body["blockTypes"] == ["surgery block"]
+    assert body["dailyHours"] == {
+        "0": {"enabled": False, "open": "00:00", "close": "00:00"},
+        "1": {"enabled": True, "open": "08:00", "close": "18:00"},
+    }
+    more = cli(
+        "clinic",
+        "set",
+        clinic_id,
+        "--status-map",
+        "dna=cancelled",
+        "--block-type",
+        "LUNCH",
+        "--hours",
+        "2=09:00-17:30",
+        "--json",
+    ).json()
+    assert more["statusMap"] == {"checked out": "finalized", "dna": "cancelled"}
+    assert more["blockTypes"] == ["surgery block", "lunch"]
+    assert set(more["dailyHours"]) == {"0", "1", "2"}
+    listing = cli("clinic", "list", "--json").json()["clinics"]
+    assert listing[0]["statusMap"] == more["statusMap"]
+    human = cli("clinic", "list").stdout
+    assert "1=08:00-18:00" in human and "dna=cancelled" in human and "lunch" in human
+
+    replaced = cli(
+        "clinic", "set", clinic_id, "--clear-status-map", "--status-map", "Done=finalized", "--json"
+    ).json()
+    assert replaced["statusMap"] == {"done": "finalized"}
+    cleared = cli(
+        "clinic", "set", clinic_id, "--clear-block-types", "--clear-hours", "--json"
+    ).json()
+    assert (cleared["blockTypes"], cleared["dailyHours"]) == ([], None)
+    assert cleared["statusMap"] == {"done": "finalized"}
+    help_text = cli("clinic", "set", "--help").stdout
+    assert "--clear-status-map" in help_text and "--clear-hours" in help_text
+
+
+def test_bad_clinic_settings_exit_2_and_change_nothing(cli: Cli) -> None:
+    clinic_id = _add_clinic(cli)
+    before = cli("clinic", "list", "--json").json()
+    cases = [
+        (("--status-map", "Done=complete"), "--status-map: STATUS must be one of scheduled"),
+        (("--status-map", "Done"), "--status-map: must be NAME=STATUS"),
+        (("--status-map", "=finalized"), "--status-map NAME: must not be empty"),
+        (("--block-type", " "), "--block-type: must not be empty"),
+        (("--block-type", "a\x01b"), "--block-type: must not contain control characters"),
+        (("--hours", "7=08:00-18:00"), "--hours: must be DAY=HH:MM-HH:MM or DAY=closed"),
+        (("--hours", "1=18:00-08:00"), "--hours 1: the opening time must be before"),
+        (("--hours", "1=8-18"), "--hours 1: must be HH:MM-HH:MM"),
+        (("--hours", "1=08:00-24:30"), "--hours 1: must be a time HH:MM"),
+        (("--hours", "1=closed", "--hours", "1=09:00-10:00"), "day 1 is given more than once"),
+    ]
+    for args, message in cases:
+        result = cli("clinic", "set", clinic_id, *args, "--hours", "3=09:00-10:00")
+        assert result.code == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert result.stdout == ""
+    assert cli("clinic", "list", "--json").json() == before

@@ -35,7 +35,9 @@ def _clinic(store: Store, name: str, *, credentials: bool = True, active: bool =
                                base_url=None)  # fmt: skip
     if credentials:
         store.credentials.set(
-            clinic.id, provider="idexx-neo", username="u", password="p", company_id="c"
+            clinic.id,
+            provider="idexx-neo",
+            fields={"username": "u", "password": "p", "company_id": "c"},
         )
     if not active:
         store.clinics.update(clinic.id, is_active=False)
@@ -207,7 +209,7 @@ def test_replaced_credentials_and_a_running_sync_are_not_problems(cli: Cli, stor
 
     # The operator stores a new password: the old failure no longer counts against it.
     store.credentials.set(
-        clinic, provider="idexx-neo", username="u", password="new", company_id="c"
+        clinic, provider="idexx-neo", fields={"username": "u", "password": "new", "company_id": "c"}
     )
     # A sync running with a live heartbeat, and its predecessor shown as the last finished one.
     running = _row(store, clinic, "cases", "running", queued=now, trigger="api", heartbeat=now)

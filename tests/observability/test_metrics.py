@@ -40,7 +40,7 @@ def test_every_metric_of_the_contract_is_rendered_with_its_exact_name_and_type()
     metrics.PIMS_REQUESTS_TOTAL.labels("idexx-neo", "calendar", "ok").inc(0)
     metrics.PIMS_REQUEST_DURATION_SECONDS.labels("idexx-neo", "calendar")
     metrics.LAST_SUCCESS_TIMESTAMP.labels("c-0", "inbound").set(0)
-    metrics.BROWSER_LOGINS_TOTAL.labels("ok").inc(0)
+    metrics.BROWSER_LOGINS_TOTAL.labels("idexx-neo", "ok").inc(0)
     metrics.SCHEDULED_RUNS_TOTAL.labels("inbound", "skipped_overlap").inc(0)
     metrics.ACTOR_RESTARTS_TOTAL.labels("clinic").inc(0)
     metrics.HTTP_REQUESTS_TOTAL.labels("/health", "200").inc(0)
@@ -84,9 +84,10 @@ def test_the_observer_feeds_pims_and_login_metrics() -> None:
         >= 2
     )
 
-    logins_before = sample("pims_sync_browser_logins_total", outcome="auth_failed")
+    labels = {"provider": "idexx-neo", "outcome": "auth_failed"}
+    logins_before = sample("pims_sync_browser_logins_total", **labels)
     observer.on_login("auth_failed")
-    assert sample("pims_sync_browser_logins_total", outcome="auth_failed") == logins_before + 1
+    assert sample("pims_sync_browser_logins_total", **labels) == logins_before + 1
 
 
 def test_record_sync_counts_times_and_stamps_success() -> None:

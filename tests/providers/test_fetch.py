@@ -16,7 +16,7 @@ from providers.base import (
     UnexpectedPayload,
 )
 from providers.idexx_neo.client import ClientSettings, RequestRejected, RetryPolicy
-from providers.idexx_neo.provider import IdexxNeoProvider
+from providers.idexx_neo.provider import EndpointMissing, IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
 from tests.providers.conftest import FAST, Harness, ProviderFactory, run
 from tests.support import CREDENTIALS, TODAY
@@ -168,8 +168,9 @@ def test_other_client_errors_are_not_retried(
 ) -> None:
     provider, _ = cached
     sim.set_faults(fail_next={"calendar": [400]})
-    with pytest.raises(RequestRejected):
+    with pytest.raises(RequestRejected) as caught:
         fetch_week(provider)
+    assert caught.value.code == "pims_bad_request" and not caught.value.retryable
     assert sim.stats()["calendar"] == 1
 
 
@@ -178,8 +179,9 @@ def test_calendar_404_is_a_fault_not_an_empty_answer(
 ) -> None:
     provider, _ = cached
     sim.set_faults(fail_next={"calendar": [404]})
-    with pytest.raises(RequestRejected, match="404"):
+    with pytest.raises(EndpointMissing, match="404") as caught:
         fetch_week(provider)
+    assert caught.value.code == "pims_unavailable"
 
 
 def test_hanging_endpoint_times_out(

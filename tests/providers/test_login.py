@@ -15,6 +15,7 @@ from providers.base import (
     Credentials,
     PimsUnavailable,
     SecondFactorRequired,
+    SessionLost,
 )
 from providers.browsers import BrowserPool
 from providers.idexx_neo.login import LoginTimeouts
@@ -144,16 +145,17 @@ def test_branch_picker_is_reported(sim: SimulatorServer, make_provider: Provider
     assert harness.observer.logins == ["branch_picker"]
 
 
-def test_bounced_back_to_the_login_form_is_a_rejection(
+def test_session_dying_right_after_login_is_session_lost(
     sim: SimulatorServer, make_provider: ProviderFactory
 ) -> None:
-    # With this knob the session dies before the dashboard renders: Neo sends the browser
-    # back to its login form without an error message.
+    # With this knob the session dies before the dashboard renders: Neo lets the browser past
+    # the form, then sends it back to the login form. The password was right.
     sim.set_faults(session_expire_after=0)
     provider, harness = make_provider()
-    with pytest.raises(AuthenticationFailed, match="without giving a reason"):
+    with pytest.raises(SessionLost, match="right after the login") as caught:
         run(_authenticate_and_close(provider))
-    assert harness.observer.logins == ["auth_failed"]
+    assert caught.value.code == "pims_session_lost"
+    assert harness.observer.logins == ["session_lost"]
 
 
 def test_login_page_that_never_answers_times_out(

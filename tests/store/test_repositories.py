@@ -53,13 +53,15 @@ def test_schedule_entries_one_per_type(store: Store) -> None:
 def test_credentials_round_trip_and_replacing_drops_session(store: Store) -> None:
     clinic_id = _clinic(store)
     store.credentials.set(
-        clinic_id, provider="idexx-neo", username="vet", password="pw-1", company_id="acme"
+        clinic_id,
+        provider="idexx-neo",
+        fields={"username": "vet", "password": "pw-1", "company_id": "acme"},
     )
     sessions = store.session_store(clinic_id)
     sessions.save('{"cookies": []}', utcnow() + timedelta(hours=1))
     assert sessions.load() == '{"cookies": []}'
     store.credentials.set(
-        clinic_id, provider="idexx-neo", username="vet", password="pw-2", company_id=None
+        clinic_id, provider="idexx-neo", fields={"username": "vet", "password": "pw-2"}
     )
     creds = store.credentials.get(clinic_id)
     assert creds == Credentials.of(username="vet", password="pw-2")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -11,11 +16,33 @@ from sqlalchemy import func, select
 from daemon.store import SecretBox, Store
 from daemon.store.models import Case, PimsCredential
 from daemon.sync.case_rules import case_type
+from daemon.sync.cases import CaseSync
+from daemon.sync.context import SyncContext
+from daemon.sync.progress import Progress
+from daemon.sync.providers import ProviderFactory
+from daemon.sync.report import SyncReport
+from daemon.sync.requests import SyncRequest
 from daemon.sync.runner import SyncRunner
+from providers.base import (
+    Consultation,
+    ConsultationCallback,
+    NullObserver,
+    PimsProvider,
+    ProviderContext,
+    ProviderError,
+    RateLimited,
+)
 from providers.browsers import BrowserPool
+from providers.idexx_neo.provider import IdexxNeoProvider
 from providers.idexx_neo.simulator import SimulatorServer
 from tests.support import PROVIDER, TODAY
-from tests.sync.conftest import YESTERDAY, Harness, finalized_with_consultation, make_harness
+from tests.sync.conftest import (
+    FAST,
+    YESTERDAY,
+    Harness,
+    finalized_with_consultation,
+    make_harness,
+)
 
 LA_OFFSET = timedelta(hours=8)  # PST on TODAY
 
@@ -273,3 +300,190 @@ def test_credentials_sealed_with_another_key_fail_as_undecryptable(harness: Harn
     assert (record.status, record.error_code) == ("failed", "credentials_undecryptable")
     assert "demo-password" not in str(record.errors)
     assert harness.cases() == {}
+
+
+# -- the batched consultation call --------------------------------------------------------
+
+
+class ObservedNeo(IdexxNeoProvider):
+    """The real IDEXX Neo provider, noting each batched call and each consultation as it
+    arrives. ``batch_answer`` makes it answer like a PIMS with batch queries: everything at
+    once at the end, with (or without) the callback."""
+
+    def __init__(
+        self,
+        context: ProviderContext,
+        events: list[tuple[str, object]],
+        *,
+        batch_answer: bool = False,
+        call_back: bool = True,
+        whole_call_fails: ProviderError | None = None,
+    ) -> None:
+        super().__init__(context, FAST)
+        self.events = events
+        self.batch_answer = batch_answer
+        self.call_back = call_back
+        self.whole_call_fails = whole_call_fails
+        self.calls: list[list[str]] = []
+
+    async def fetch_consultation(self, consultation_id: str) -> Consultation:
+        consultation = await super().fetch_consultation(consultation_id)
+        self.events.append(("fetched", consultation_id))
+        return consultation
+
+    async def fetch_consultations(
+        self,
+        consultation_ids: Sequence[str],
+        on_result: ConsultationCallback | None = None,
+    ) -> dict[str, Consultation | ProviderError]:
+        self.calls.append(list(consultation_ids))
+        if self.whole_call_fails is not None:
+            raise self.whole_call_fails
+        if not self.batch_answer:
+            return await super().fetch_consultations(consultation_ids, on_result)
+        results = await super().fetch_consultations(consultation_ids)
+        if self.call_back and on_result is not None:
+            for consultation_id, result in results.items():
+                on_result(consultation_id, result)
+        return results
+
+
+class RecordingProgress(Progress):
+    def __init__(self, events: list[tuple[str, object]]) -> None:
+        super().__init__()
+        self.events = events
+
+    def advance(self, n: int = 1) -> None:
+        self.events.append(("advance", n))
+        super().advance(n)
+
+
+def _observed_runner(harness: Harness, pool: BrowserPool, **options: Any) -> list[ObservedNeo]:
+    made: list[ObservedNeo] = []
+
+    def creator(name: str, context: ProviderContext) -> PimsProvider:
+        provider = ObservedNeo(context, [], **options)
+        made.append(provider)
+        return provider
+
+    providers = ProviderFactory(
+        harness.store, pool, observer_factory=lambda _: NullObserver(), creator=creator
+    )
+    harness.runner = SyncRunner(
+        harness.store, providers, clock=harness.runner.clock, wait_poll_s=0.05
+    )
+    return made
+
+
+def _consultation_ids(sim: SimulatorServer) -> list[str]:
+    events = finalized_with_consultation(sim, YESTERDAY) + finalized_with_consultation(sim, TODAY)
+    return sorted(str(e["consultation_id"]) for e in events)
+
+
+@pytest.mark.parametrize("call_back", [True, False])
+def test_consultations_are_asked_for_in_one_batched_call(
+    harness: Harness, pool: BrowserPool, call_back: bool
+) -> None:
+    # A PIMS that answers a batch at once (with or without calling back per item) gets the
+    # same rows as the per-id default.
+    made = _observed_runner(harness, pool, batch_answer=True, call_back=call_back)
+    record = harness.sync("cases")
+    assert record.status == "completed", record.errors
+    assert [sorted(call) for call in made[0].calls] == [_consultation_ids(harness.sim)]
+    assert set(harness.cases()) == expected_case_ids(harness.sim)
+    assert record.stats["created"] == len(expected_case_ids(harness.sim))
+    assert record.processed_items == record.total_items == record.stats["total"]
+
+
+def test_a_failed_batched_call_fails_its_items_and_deletes_nothing(
+    harness: Harness, pool: BrowserPool
+) -> None:
+    harness.sync("cases")
+    before = harness.case_updated_at()
+    _observed_runner(harness, pool, whole_call_fails=RateLimited("the PIMS kept answering 429"))
+    record = harness.sync("cases", force_full_sync=True)
+    assert record.status == "partial"
+    assert record.error_code == "pims_rate_limited"
+    assert record.stats["failed"] == len(expected_case_ids(harness.sim))
+    assert {e["itemId"] for e in record.errors} == {
+        key.rsplit("-", 1)[1] for key in expected_case_ids(harness.sim)
+    }
+    assert harness.case_updated_at() == before  # nothing written, nothing deleted
+
+
+def test_progress_moves_per_settled_item(harness: Harness, pool: BrowserPool) -> None:
+    events: list[tuple[str, object]] = []
+    context = ProviderContext(
+        clinic_id=str(harness.clinic.id),
+        timezone=ZoneInfo(harness.clinic.timezone),
+        base_url=harness.sim.url,
+        session_store=harness.store.session_store(harness.clinic.id),
+        browsers=pool,
+        max_concurrency=1,
+    )
+    provider = ObservedNeo(context, events)
+    service = CaseSync()
+    request = SyncRequest(sync_type="cases", trigger="cli", parallel_batch_size=1)
+    ctx = SyncContext(
+        sync_id=uuid.uuid4(),
+        clinic=harness.clinic,
+        request=request,
+        store=harness.store,
+        repos=harness.repos,
+        clock=harness.runner.clock,
+        today=TODAY,
+        date_range=service.date_range(request, harness.clinic, TODAY),
+        progress=RecordingProgress(events),
+        log=logging.getLogger("pims_sync.test"),
+        report=SyncReport.for_type("cases"),
+    )
+
+    async def run_it() -> None:
+        async with provider:
+            await service.run(ctx, provider)
+
+    asyncio.run(run_it())
+    fetched = [i for i, (kind, _) in enumerate(events) if kind == "fetched"]
+    per_item = [i for i, (kind, n) in enumerate(events) if kind == "advance" and i > fetched[0]]
+    assert len(fetched) == len(expected_case_ids(harness.sim)) >= 8
+    assert [events[i][1] for i in per_item] == [1] * len(fetched)  # one step per item
+    # Each item is counted before the next consultation has even arrived: not in blocks.
+    assert all(f < a < g for f, a, g in zip(fetched, per_item, fetched[1:], strict=False))
+    assert ctx.progress.snapshot()[1] == ctx.report.stats["total"]
+
+
+def test_a_refused_consultation_is_a_bad_request_never_retried(harness: Harness) -> None:
+    sim = harness.sim
+    refused = finalized_with_consultation(sim, YESTERDAY)[0]
+    sim.set_faults(consultation_status={str(refused["consultation_id"]): 400})
+    before = sim.stats()["consultation"]
+    record = harness.sync("cases")
+    assert record.status == "partial"
+    assert record.error_code == "pims_bad_request"
+    assert [(e["code"], e.get("itemId")) for e in record.errors] == [
+        ("pims_bad_request", str(refused["appointment_id"]))
+    ]
+    assert record.stats["failed"] == 1
+    # One request per consultation: the refused one was asked once, not retried.
+    assert sim.stats()["consultation"] - before == len(expected_case_ids(sim))
+
+
+def test_clinic_status_map_and_block_types_reach_the_provider(harness: Harness) -> None:
+    sim = harness.sim
+    events = finalized_with_consultation(sim, YESTERDAY) + finalized_with_consultation(sim, TODAY)
+    # Stored lower case, as the CLI stores them; Neo sends "Finalized" and "Vaccines".
+    harness.store.clinics.update(harness.clinic.id, status_map={"finalized": "in_progress"})
+    relabelled = harness.sync("cases")
+    assert relabelled.status == "completed", relabelled.errors
+    assert relabelled.stats["created"] == 0 and harness.cases() == {}
+
+    harness.store.clinics.update(harness.clinic.id, clear=["status_map"], block_types=["vaccines"])
+    blocked = harness.sync("cases")
+    assert blocked.status == "completed", blocked.errors
+    expected = {
+        f"pims-appt-{PROVIDER}-{e['appointment_id']}"
+        for e in events
+        if str(e["type_description"]).lower() != "vaccines"
+    }
+    assert set(harness.cases()) == expected
+    assert 0 < len(expected) < len(events)
