@@ -75,7 +75,18 @@ async def info(request: web.Request) -> web.StreamResponse:
 
 
 async def revoke_tokens(request: web.Request) -> web.StreamResponse:
-    return _json({"revoked": request.app[STATE].tokens.revoke_all()})
+    """Now, or (body ``{"after": N}``) once N more API calls have been served."""
+    tokens = request.app[STATE].tokens
+    if request.can_read_body:
+        try:
+            after = (await _object(request)).get("after")
+        except FaultError as exc:
+            return _json({"error": str(exc)}, status=400)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            return _json({"error": "after must be an integer >= 0"}, status=400)
+        tokens.revoke_after(after)
+        return _json({"revokeAfter": after})
+    return _json({"revoked": tokens.revoke_all()})
 
 
 def _resource(request: web.Request) -> str:

@@ -158,7 +158,11 @@ class EzyVetSimulator:
         """Default knobs, original records, zeroed counters and rate windows."""
         self._state.reset()
 
-    def revoke_tokens(self) -> int:
+    def revoke_tokens(self, after_calls: int | None = None) -> int:
+        """Revoke every live token now, or once ``after_calls`` more API calls were served."""
+        if after_calls is not None:
+            self._state.tokens.revoke_after(after_calls)
+            return 0
         return self._state.tokens.revoke_all()
 
     def stats(self) -> dict[str, Any]:

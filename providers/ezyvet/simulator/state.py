@@ -31,6 +31,7 @@ class SimulatorState:
         self.dataset.reset()
         self.stats.reset()
         self.limits.reset()
+        self.tokens.revoke_after(None)
 
 
 STATE: web.AppKey[SimulatorState] = web.AppKey("ezyvet_simulator_state", SimulatorState)

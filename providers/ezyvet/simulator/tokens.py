@@ -1,7 +1,8 @@
 """Access tokens: issued by ``POST /v1/oauth/access_token``, checked on every API call.
 
 Like ezyVet, requesting a new token revokes the previous one (the ``new_token_revokes_old``
-knob turns that off); ``token_expire_after`` makes a token die after serving N calls.
+knob turns that off); ``token_expire_after`` makes every token die after serving N calls, and
+:meth:`TokenRegistry.revoke_after` revokes the live tokens once, mid-run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ class TokenRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._uses: dict[str, int] = {}
+        self._revoke_after: int | None = None
+
+    def revoke_after(self, calls: int | None) -> None:
+        """Revoke every live token once, after ``calls`` more API calls have been served."""
+        with self._lock:
+            self._revoke_after = calls
 
     def issue(self, *, revoke_others: bool) -> str:
         token = secrets.token_urlsafe(32)
@@ -28,6 +35,12 @@ class TokenRegistry:
         if not token:
             return False
         with self._lock:
+            if self._revoke_after is not None:
+                if self._revoke_after <= 0:
+                    self._uses.clear()
+                    self._revoke_after = None
+                else:
+                    self._revoke_after -= 1
             uses = self._uses.get(token)
             if uses is None:
                 return False
