@@ -116,14 +116,14 @@ def make(
     return Made(EzyVetProvider(context, settings or fast()), store, creds or credentials())
 
 
-async def fetch_all(
-    made: Made, start: date, end: date
-) -> tuple[list[Appointment], dict[str, Any]]:
+async def fetch_all(made: Made, start: date, end: date) -> tuple[list[Appointment], dict[str, Any]]:
     """Appointments of the range and the consultations of the finalized ones."""
     async with made.provider as provider:
         await provider.authenticate(made.creds)
         appointments = await provider.fetch_appointments(start, end)
-        ids = [a.consultation_id for a in appointments if a.status.is_finalized and a.consultation_id]
+        ids = [
+            a.consultation_id for a in appointments if a.status.is_finalized and a.consultation_id
+        ]
         consultations = await provider.fetch_consultations([i for i in ids if i])
     return appointments, {key: comparable(value) for key, value in consultations.items()}
 

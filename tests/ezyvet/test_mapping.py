@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from providers.base import (
+    Appointment,
     AppointmentStatus,
     Consultation,
     NotFound,
@@ -18,6 +20,7 @@ from providers.ezyvet.statuses import is_block_type, status_of
 from tests.ezyvet.conftest import TODAY, ZONE, by_id, fetch_all, make, run
 
 S = AppointmentStatus
+Site = tuple[list[Appointment], dict[str, Any], dict[str, int]]
 WEEK = TODAY - timedelta(days=7)
 AHEAD = TODAY + timedelta(days=13)
 
@@ -64,7 +67,13 @@ def test_overrides_win_over_the_rules_but_not_over_inactive() -> None:
 
 
 def test_block_types_by_word_or_by_clinic() -> None:
-    for name in ("Lunch Break", "Staff Meeting", "Vet Unavailable", "Surgery block", "Out of Office"):
+    for name in (
+        "Lunch Break",
+        "Staff Meeting",
+        "Vet Unavailable",
+        "Surgery block",
+        "Out of Office",
+    ):
         assert is_block_type(name, ())
     assert not is_block_type("Admin Time", ())
     assert is_block_type("Admin  time", ("admin time",))
@@ -72,13 +81,13 @@ def test_block_types_by_word_or_by_clinic() -> None:
 
 
 @pytest.fixture(scope="module")
-def site(sim: EzyVetSimulator) -> tuple[list, dict, dict]:  # type: ignore[type-arg]
+def site(sim: EzyVetSimulator) -> Site:
     sim.reset()
     appointments, consultations = run(fetch_all(make(sim.url), WEEK, AHEAD))
     return appointments, consultations, sim.dataset.landmarks
 
 
-def test_every_status_name_of_the_site_maps(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_every_status_name_of_the_site_maps(site: Site) -> None:
     appointments = site[0]
     seen = {(a.raw_status, a.status) for a in appointments if not a.is_block and a.raw_status}
     expected = {
@@ -97,14 +106,14 @@ def test_every_status_name_of_the_site_maps(site: tuple[list, dict, dict]) -> No
             assert status is expected[name] or inactive_ok, name
 
 
-def test_cancelled_as_inactive(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_cancelled_as_inactive(site: Site) -> None:
     appointments, _, marks = site
     cancelled = by_id(appointments)[str(marks["cancelled_inactive"])]
     assert cancelled.status is S.CANCELLED and cancelled.raw_status == "Confirmed"
     assert by_id(appointments)[str(marks["cancelled_by_name"])].status is S.CANCELLED
 
 
-def test_blocks_by_word_and_deleted_blocks_close_nothing(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_blocks_by_word_and_deleted_blocks_close_nothing(site: Site) -> None:
     appointments, _, marks = site
     found = by_id(appointments)
     blocks = [a for a in appointments if a.is_block]
@@ -133,19 +142,21 @@ def test_a_clinic_block_type_and_a_status_override(sim: EzyVetSimulator) -> None
     assert found[str(marks["cancelled_inactive"])].status is S.CANCELLED
 
 
-def test_a_midnight_crossing_appointment_keeps_its_real_end(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
-    appointments, consultations, marks = site
+def test_a_midnight_crossing_appointment_keeps_its_real_end(site: Site) -> None:
+    appointments, _, marks = site
     night = by_id(appointments)[str(marks["midnight"])]
     zone = ZoneInfo(ZONE)
     yesterday = TODAY - timedelta(days=1)
-    assert night.starts_at == datetime(yesterday.year, yesterday.month, yesterday.day, 23, 15, tzinfo=zone)
+    assert night.starts_at == datetime(
+        yesterday.year, yesterday.month, yesterday.day, 23, 15, tzinfo=zone
+    )
     assert night.ends_at == datetime(TODAY.year, TODAY.month, TODAY.day, 0, 45, tzinfo=zone)
     assert night.local_date == yesterday and night.duration_minutes == 90
     assert night.status is S.FINALIZED and night.raw_status == "Discharged"
     assert night.provider.name == "Surgery Theatre" and night.room_id == "5"
 
 
-def test_missing_links_leave_fields_empty(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_missing_links_leave_fields_empty(site: Site) -> None:
     appointments, _, marks = site
     found = by_id(appointments)
     nobody = found[str(marks["no_animal_no_contact"])]
@@ -158,10 +169,14 @@ def test_missing_links_leave_fields_empty(site: tuple[list, dict, dict]) -> None
     assert deleted.patient.name is not None
 
 
-def test_patients_and_clients(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_patients_and_clients(site: Site) -> None:
     appointments, _, marks = site
     k9 = by_id(appointments)[str(marks["business_client"])]
-    assert k9.client.name in ("Harbour Police K9 Unit", "Green Acres Farm Ltd", "Westside Animal Rescue")
+    assert k9.client.name in (
+        "Harbour Police K9 Unit",
+        "Green Acres Farm Ltd",
+        "Westside Animal Rescue",
+    )
     people = [a for a in appointments if a.client.name and a.client.id]
     assert any(a.client.phone for a in people)
     assert any(a.client.phone is None for a in people)  # only an email and a fax on record
@@ -171,36 +186,43 @@ def test_patients_and_clients(site: tuple[list, dict, dict]) -> None:  # type: i
     assert " " in (first.client.name or "")
 
 
-def test_finalized_with_and_without_consult(site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_finalized_with_and_without_consult(site: Site) -> None:
     appointments, consultations, marks = site
     found = by_id(appointments)
     without = found[str(marks["finalized_without_consult"])]
     assert without.status is S.FINALIZED and without.consultation_id is None
     inactive = found[str(marks["inactive_consult"])]
-    assert isinstance(consultations[inactive.consultation_id].error, NotFound)
+    assert isinstance(consultations[str(inactive.consultation_id)].error, NotFound)
     done = [a for a in appointments if a.status is S.FINALIZED and a.consultation_id]
-    ok = [consultations[a.consultation_id] for a in done]
+    ok = [consultations[str(a.consultation_id)] for a in done]
     assert sum(isinstance(c, Consultation) for c in ok) == len(done) - 1
 
 
-def test_notes_and_products_of_a_consultation(sim: EzyVetSimulator, site: tuple[list, dict, dict]) -> None:  # type: ignore[type-arg]
+def test_notes_and_products_of_a_consultation(sim: EzyVetSimulator, site: Site) -> None:
     _, consultations, marks = site
     consult_id = str(marks["midnight_consult"])
     consultation = consultations[consult_id]
     assert isinstance(consultation, Consultation)
     records = sim.dataset.records
     notes = sorted(
-        [(r["timestamp"], r["notes"]) for r in records("assessment") if r["consult_id"] == int(consult_id) and r["active"]]
-        + [(r["date"], r["comments"]) for r in records("history") if r["consult_id"] == int(consult_id)]
+        [
+            (r["timestamp"], r["notes"])
+            for r in records("assessment")
+            if r["consult_id"] == int(consult_id) and r["active"]
+        ]
+        + [
+            (r["date"], r["comments"])
+            for r in records("history")
+            if r["consult_id"] == int(consult_id)
+        ]
     )
     assert len(notes) >= 3
     assert consultation.notes == "\n\n".join(text for _, text in notes)
     assert "Entered in error" not in (consultation.notes or "")
-    lines = [r for r in records("invoiceline") if r["consult_id"] == int(consult_id) and r["active"]]
-    expected = "; ".join(
-        f"{r['name']} × {int(r['quantity']) if float(r['quantity']).is_integer() else r['quantity']}"
-        for r in lines
-    )
+    lines = [
+        r for r in records("invoiceline") if r["consult_id"] == int(consult_id) and r["active"]
+    ]
+    expected = "; ".join(f"{r['name']} × {r['quantity']:g}" for r in lines)
     assert consultation.products_services == expected
     assert "Voided line" not in (consultation.products_services or "")
     assert consultation.reason == "Hit by car" and consultation.species
