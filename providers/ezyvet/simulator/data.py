@@ -74,8 +74,12 @@ class Dataset:
         """Every record matching the filters, by id (raises ``FilterError``)."""
         predicates = filters.parse(query, FILTERABLE[resource])
         with self._lock:
-            rows = [copy.deepcopy(r) for _, r in sorted(self.tables[resource].items())]
-        return [row for row in rows if all(p(row) for p in predicates)]
+            # Shallow copies: rendering never mutates a record, and edits replace fields.
+            return [
+                dict(row)
+                for _, row in sorted(self.tables[resource].items())
+                if all(p(row) for p in predicates)
+            ]
 
     def records(self, resource: str) -> list[Record]:
         with self._lock:
