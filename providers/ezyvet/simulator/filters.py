@@ -4,6 +4,7 @@ record's value is a number, as booleans when it is one, else as text."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -49,10 +50,8 @@ def _compare(op: str, operand: Any, field: str) -> Predicate:
         numbers, texts = set(), set()
         for member in operand:
             texts.add(str(member))
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 numbers.add(float(member))
-            except (TypeError, ValueError):
-                pass
 
         def is_in(record: Mapping[str, Any]) -> bool:
             value = record.get(field)
