@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,18 @@ from providers.ezyvet import facts
 log = logging.getLogger("pims_sync.auth")
 
 STATE_VERSION = 1
+#: How often a sync waiting for another sync's token request looks again.
+ISSUE_POLL_S = 0.01
+
+# One token request at a time per API client in this process: syncs of a clinic run in event
+# loops of their own threads, and two of them asking at once would revoke each other's token.
+_issue_locks: dict[str, threading.Lock] = {}
+_issue_locks_guard = threading.Lock()
+
+
+def _issue_lock(identity: str) -> threading.Lock:
+    with _issue_locks_guard:
+        return _issue_locks.setdefault(identity, threading.Lock())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +95,7 @@ class TokenKeeper:
             self._raise_remembered()
             token = self.current or self._load()
             if token is None:
-                token = await self._issue("no usable cached token")
+                token = await self._issue_once(None, "no usable cached token")
             self._token = token
             return token
 
@@ -97,7 +110,7 @@ class TokenKeeper:
                 self._token = cached  # another sync of the clinic renewed it
                 return cached
             log.info("ezyVet refused the token; requesting a new one")
-            self._token = await self._issue("the API refused the token")
+            self._token = await self._issue_once(failed, "the API refused the token")
             return self._token
 
     def _raise_remembered(self) -> None:
@@ -128,6 +141,20 @@ class TokenKeeper:
             self._store.clear()  # unreadable, or another API client's: never sent
             return None
         return token if self._usable(token) else None
+
+    async def _issue_once(self, failed: Token | None, why: str) -> Token:
+        """Issue a token unless another sync of the process did while we waited our turn."""
+        lock = _issue_lock(self._identity)
+        # Polled rather than awaited in a thread: a cancelled sync must never leave it held.
+        while not lock.acquire(blocking=False):
+            await asyncio.sleep(ISSUE_POLL_S)
+        try:
+            cached = self._load()
+            if cached is not None and (failed is None or cached.value != failed.value):
+                return cached
+            return await self._issue(why)
+        finally:
+            lock.release()
 
     async def _issue(self, why: str) -> Token:
         try:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from providers.base import BadRequest, PimsUnavailable
+from providers.base import BadRequest, NotFound, PimsUnavailable
 from providers.ezyvet.simulator import EzyVetSimulator
 from tests.ezyvet.conftest import SCALE_START, TODAY, fast, fetch_all, make, run
 
@@ -99,3 +99,37 @@ def test_5xx_on_consults_fails_those_ids_only(scale_sim: EzyVetSimulator) -> Non
     for key in set(ids) - failed:
         assert got[key] == expected[key]
     assert scale_sim.stats()["consult"] == 2 + 3  # one per batch, and three retries
+
+
+def test_the_registry_gives_an_ezyvet_provider_that_needs_no_browser(sim: EzyVetSimulator) -> None:
+    from zoneinfo import ZoneInfo
+
+    from providers.base import ProviderContext
+    from providers.registry import create_provider, provider_names
+
+    assert "ezyvet" in provider_names()
+    provider = create_provider("ezyvet", ProviderContext("c", ZoneInfo("UTC"), sim.url))
+    assert provider.name == "ezyvet" and provider.needs_browser is False
+    fields = {f.name: f for f in provider.credential_fields}
+    assert [f.option for f in fields.values()] == [
+        "--partner-id",
+        "--client-id",
+        "--secret",
+        "--site-uid",
+    ]
+    assert fields["client_secret"].secret and not fields["site_uid"].required
+
+
+def test_one_consultation_at_a_time_and_not_found(sim: EzyVetSimulator) -> None:
+    marks = sim.dataset.landmarks
+    made = make(sim.url)
+
+    async def go() -> tuple[str | None, str]:
+        async with made.provider as provider:
+            await provider.authenticate(made.creds)
+            one = await provider.fetch_consultation(str(marks["midnight_consult"]))
+            with pytest.raises(NotFound) as caught:
+                await provider.fetch_consultation("99999")
+            return one.reason, caught.value.code
+
+    assert run(go()) == ("Hit by car", "not_found")

@@ -5,15 +5,25 @@ A "minute" is scaled down to about a second here (the window is a setting on bot
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from providers.base import Appointment, RateLimited
+from providers.base import Appointment, MemorySessionStore, RateLimited
 from providers.ezyvet.pacing import PacingSettings, SitePacer
 from providers.ezyvet.simulator import EzyVetSimulator
-from tests.ezyvet.conftest import SCALE_START, TODAY, ZONE, fast, fetch_all, make, run
+from tests.ezyvet.conftest import (
+    SCALE_START,
+    TODAY,
+    ZONE,
+    credentials,
+    fast,
+    fetch_all,
+    make,
+    run,
+)
 
 WINDOW_S = 1.0
 Expected = tuple[list[Appointment], dict[str, Any]]
@@ -112,3 +122,29 @@ def test_the_pacer_budget_is_per_endpoint_and_per_site() -> None:
     assert pacer.reserve("c", now=10) == 0
     pacer.pause(5, now=11)
     assert pacer.reserve("d", now=12) == pytest.approx(4)
+
+
+def test_two_syncs_of_one_site_share_one_budget(
+    tight_sim: EzyVetSimulator,
+    expected: Expected,
+) -> None:
+    """Two providers of the same clinic, each in its own thread and event loop (as two syncs
+    run), draw from one process-wide budget: together they stay under the limit."""
+    tight_sim.set_faults(rate_limit_per_window=1000, site_rate_limit_per_window=1000)
+    pacing = PacingSettings(per_endpoint=5, per_site=15, window_s=WINDOW_S)
+    creds = credentials("shared-site")
+    store = MemorySessionStore()  # the clinic's session store, as the daemon shares it
+    results: list[Expected] = []
+
+    def one() -> None:
+        made = make(tight_sim.url, store=store, creds=creds, settings=fast(pacing))
+        results.append(run(fetch_all(made, SCALE_START, TODAY)))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert results == [expected, expected]
+    peaks = tight_sim.stats()["peak_per_window"]
+    assert peaks.pop("site") <= 15 and max(peaks.values()) <= 5
