@@ -6,7 +6,8 @@
   whole site until ``x-ratelimit-reset`` and the request is sent again — waiting out a 429 is not
   a retry, but it counts against the sync's wait budget.
 - 5xx, timeouts and connection errors are retried ``retries`` times with exponential backoff and
-  jitter, then :class:`PimsUnavailable`. Any other 4xx but 404 is :class:`BadRequest`, at once.
+  jitter, then :class:`PimsUnavailable`. Any other 4xx is :class:`BadRequest`, at once (a 404
+  included: only lists are read, and a list that is not there is not an empty list).
 - Lists are read page by page (``limit`` 200) until ``items_page == items_page_total``.
 """
 
@@ -295,7 +296,9 @@ class EzyVetClient:
                 if status == 401:
                     raise _Unauthorized()
                 if status == 404:
-                    raise NotFound(f"ezyVet {endpoint}: not found (HTTP 404)")
+                    # pims-sync only reads lists, which always exist: a 404 means a wrong path
+                    # or a resource the site does not offer, never "nothing there".
+                    raise BadRequest(f"ezyVet {endpoint}: no such endpoint (HTTP 404)")
                 if status >= 400 or 300 <= status < 400:
                     raise BadRequest(f"ezyVet {endpoint} refused the request (HTTP {status})")
                 raw = await response.read()

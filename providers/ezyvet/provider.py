@@ -238,7 +238,7 @@ class EzyVetProvider(PimsProvider):
             except ProviderError as error:
                 log.warning(
                     "ezyVet consult batch failed",
-                    extra={"consults": len(ids), "error_code": error.code},
+                    extra={**self._log_fields(), "consults": len(ids), "error_code": error.code},
                 )
                 answer = dict.fromkeys(ids, error)
             for consultation_id in ids:

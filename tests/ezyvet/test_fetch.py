@@ -133,3 +133,12 @@ def test_one_consultation_at_a_time_and_not_found(sim: EzyVetSimulator) -> None:
             return one.reason, caught.value.code
 
     assert run(go()) == ("Hit by car", "not_found")
+
+
+def test_a_list_that_is_not_there_is_a_bad_request_not_an_empty_list(
+    scale_sim: EzyVetSimulator,
+) -> None:
+    scale_sim.set_faults(fail_next={"invoiceline": [404]})
+    _, got = run(fetch_all(make(scale_sim.url), SCALE_START, TODAY))
+    codes = {getattr(value, "code", "ok") for value in got.values()}
+    assert "pims_bad_request" in codes and "not_found" not in codes
