@@ -9,6 +9,7 @@ from providers.base import PimsProvider, ProviderContext
 # name -> "module:Class"; imported lazily so that a clinic on one PIMS never loads another's code.
 _PROVIDERS: dict[str, str] = {
     "idexx-neo": "providers.idexx_neo.provider:IdexxNeoProvider",
+    "ezyvet": "providers.ezyvet.provider:EzyVetProvider",
 }
 
 

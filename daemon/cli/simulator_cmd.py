@@ -1,4 +1,5 @@
-"""``pims-sync simulator``: the IDEXX Neo simulator alone, for demos, tests and benchmarks."""
+"""``pims-sync simulator``: a PIMS simulator alone (IDEXX Neo by default, or ezyVet), for demos,
+tests and benchmarks. The simulator's module is imported only when the command runs."""
 
 from __future__ import annotations
 
@@ -10,37 +11,80 @@ from daemon.cli.common import add_json_flag, usage_error
 from daemon.config import Settings
 from daemon.validation import InvalidValue, local_date, timezone_name
 
+PROVIDERS = ("idexx-neo", "ezyvet")
+#: Defaults that differ by provider (None in argparse = "the provider's own").
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "idexx-neo": {"port": 3100, "timezone": "America/Los_Angeles"},
+    "ezyvet": {"port": 3200, "timezone": "Pacific/Auckland"},
+}
+
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "simulator", help="run the IDEXX Neo simulator (a web app a real browser logs into)"
+        "simulator", help="run a PIMS simulator (IDEXX Neo by default, or ezyVet)"
     )
-    parser.add_argument("--port", type=int, default=3100)
+    parser.add_argument("--provider", choices=PROVIDERS, default="idexx-neo")
+    parser.add_argument("--port", type=int, default=None, help="3100 (IDEXX Neo), 3200 (ezyVet)")
     parser.add_argument("--scenario", choices=("default", "scale"), default="default")
     parser.add_argument("--today", help="YYYY-MM-DD (default: today in --timezone)")
-    parser.add_argument("--timezone", default="America/Los_Angeles")
-    parser.add_argument("--username", default="demo")
-    parser.add_argument("--password", default="demo-password")
-    parser.add_argument("--company-id", default="demo-clinic")
+    parser.add_argument(
+        "--timezone",
+        default=None,
+        help="America/Los_Angeles (IDEXX Neo), Pacific/Auckland (ezyVet)",
+    )
     parser.add_argument("--latency-ms", type=int, default=0)
+    idexx = parser.add_argument_group("IDEXX Neo")
+    idexx.add_argument("--username", default="demo")
+    idexx.add_argument("--password", default="demo-password")
+    idexx.add_argument("--company-id", default="demo-clinic")
+    ezyvet = parser.add_argument_group("ezyVet")
+    ezyvet.add_argument("--partner-id", default="demo-partner")
+    ezyvet.add_argument("--client-id", default="demo-client")
+    ezyvet.add_argument("--client-secret", default="demo-secret")
+    ezyvet.add_argument("--rate-limit-per-min", type=int, default=60)
+    ezyvet.add_argument("--site-rate-limit-per-min", type=int, default=180)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from providers.idexx_neo.simulator.cli import serve_forever
-
+    defaults = DEFAULTS[args.provider]
+    port = defaults["port"] if args.port is None else args.port
     try:
-        if not 0 <= args.port <= 65535:
+        if not 0 <= port <= 65535:
             raise InvalidValue("--port", "must be an integer from 0 to 65535")
         if not 0 <= args.latency_ms <= 60_000:
             raise InvalidValue("--latency-ms", "must be an integer from 0 to 60000")
+        for flag, value in (
+            ("--rate-limit-per-min", args.rate_limit_per_min),
+            ("--site-rate-limit-per-min", args.site_rate_limit_per_min),
+        ):
+            if not 1 <= value <= 100_000:
+                raise InvalidValue(flag, "must be an integer from 1 to 100000")
         today: date | None = None if args.today is None else local_date(args.today, "--today")
-        timezone = timezone_name(args.timezone, "--timezone")
+        timezone = timezone_name(args.timezone or defaults["timezone"], "--timezone")
     except InvalidValue as exc:
         raise usage_error(str(exc)) from None
+    if args.provider == "ezyvet":
+        from providers.ezyvet.simulator.cli import serve_forever as serve_ezyvet
+
+        return serve_ezyvet(
+            port=port,
+            scenario=args.scenario,
+            today=today,
+            timezone=timezone,
+            partner_id=args.partner_id,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            latency_ms=args.latency_ms,
+            rate_limit_per_min=args.rate_limit_per_min,
+            site_rate_limit_per_min=args.site_rate_limit_per_min,
+            json_output=args.json,
+        )
+    from providers.idexx_neo.simulator.cli import serve_forever
+
     return serve_forever(
-        port=args.port,
+        port=port,
         scenario=args.scenario,
         today=today,
         timezone=timezone,

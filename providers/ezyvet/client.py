@@ -1,0 +1,388 @@
+"""HTTP to one ezyVet site: the token, paging, filters, pacing, retries and typed failures.
+
+- Every request carries the clinic's token (:mod:`token`); a 401 means one shared renewal and
+  one retry, and a 401 again is :class:`AuthenticationFailed`.
+- Every request first takes a send slot from the site's pacer (:mod:`pacing`); a 429 pauses the
+  whole site until ``x-ratelimit-reset`` and the request is sent again — waiting out a 429 is not
+  a retry, but it counts against the sync's wait budget.
+- 5xx, timeouts and connection errors are retried ``retries`` times with exponential backoff and
+  jitter, then :class:`PimsUnavailable`. Any other 4xx is :class:`BadRequest`, at once (a 404
+  included: only lists are read, and a list that is not there is not an empty list).
+- Lists are read page by page (``limit`` 200) until ``items_page == items_page_total``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import aiohttp
+import yarl
+
+from providers.base import (
+    AuthenticationFailed,
+    BadRequest,
+    NotFound,
+    NullObserver,
+    PimsUnavailable,
+    ProviderError,
+    RequestObserver,
+    UnexpectedPayload,
+)
+from providers.ezyvet import facts
+from providers.ezyvet.pacing import PacingSettings, SitePacer, WaitBudget
+from providers.ezyvet.token import Token, TokenKeeper
+
+log = logging.getLogger("pims_sync.pims")
+
+T = TypeVar("T")
+
+Filters = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: ``base · 2^n`` (capped), plus up to ``jitter`` of that."""
+
+    retries: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    jitter: float = 0.3
+
+    def delay(self, retry_number: int) -> float:
+        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
+        return backoff * (1 + random.uniform(0, self.jitter))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    connect_timeout_s: float = 10.0
+    total_timeout_s: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+    page_limit: int = facts.PAGE_LIMIT
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+class _Throttled(Exception):
+    def __init__(self, reset_s: float | None) -> None:
+        super().__init__("HTTP 429")
+        self.reset_s = reset_s
+
+
+class _Transient(Exception):
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def encode_filter(value: Any) -> str:
+    """A filter's query value: JSON for comparisons (``{"in": [...]}``), the plain value else."""
+    if isinstance(value, Mapping):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def chunks(ids: Iterable[str], size: int = facts.MAX_IN_IDS) -> list[list[str]]:
+    unique = list(dict.fromkeys(ids))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+def in_filter(ids: Sequence[str]) -> dict[str, list[int | str]]:
+    """``{"in": [...]}``; numeric ids go as numbers (what the API's own examples send)."""
+    return {"in": [int(i) if i.isdigit() else i for i in ids]}
+
+
+async def all_of(*awaitables: Awaitable[T]) -> list[T]:
+    """Run together; the first failure cancels the rest and propagates."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+class EzyVetClient:
+    """One provider instance's connection to one site; use from one event loop."""
+
+    def __init__(
+        self,
+        base_url: str,
+        pacer: SitePacer,
+        *,
+        max_concurrency: int = 5,
+        settings: ClientSettings | None = None,
+        observer: RequestObserver | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings or ClientSettings()
+        self.pacer = pacer
+        self.budget = WaitBudget(self.settings.pacing.max_wait_s)
+        self._observer = observer or NullObserver()
+        self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
+        self._session: aiohttp.ClientSession | None = None
+        self.tokens: TokenKeeper | None = None
+        #: HTTP requests sent (every attempt, the token request included).
+        self.requests = 0
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=self.settings.total_timeout_s, connect=self.settings.connect_timeout_s
+            )
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    # -- the token request ----------------------------------------------------------------
+
+    async def request_token(self, body: Mapping[str, str]) -> str:
+        """``POST /v1/oauth/access_token``; 400/401 → :class:`AuthenticationFailed` (no retry)."""
+        answer = await self._with_retries(
+            "access_token", lambda: self._send("access_token", "POST", facts.TOKEN_PATH, body=body)
+        )
+        value = answer.get("access_token") if isinstance(answer, Mapping) else None
+        if not isinstance(value, str) or not value:
+            raise UnexpectedPayload("ezyVet access_token: answer has no 'access_token'")
+        return value
+
+    # -- lists ----------------------------------------------------------------------------
+
+    async def list_all(self, resource: facts.Resource, filters: Filters) -> list[Mapping[str, Any]]:
+        """Every item of a filtered list, all pages read (the first page says how many)."""
+        first, total = await self._page(resource, filters, 1)
+        if total <= 1:
+            return first
+        rest = await all_of(*(self._page(resource, filters, n) for n in range(2, total + 1)))
+        items = list(first)
+        for page_items, _ in rest:
+            items.extend(page_items)
+        return items
+
+    async def list_in(
+        self, resource: facts.Resource, field: str, ids: Iterable[str]
+    ) -> list[Mapping[str, Any]]:
+        """Every item whose ``field`` is one of ``ids``: ``in`` lists of at most 100."""
+        batches = chunks(ids)
+        found = await all_of(*(self.list_all(resource, {field: in_filter(b)}) for b in batches))
+        return [item for batch in found for item in batch]
+
+    async def _page(
+        self, resource: facts.Resource, filters: Filters, page: int
+    ) -> tuple[list[Mapping[str, Any]], int]:
+        params = {name: encode_filter(value) for name, value in filters.items()}
+        params.update(limit=str(self.settings.page_limit), page=str(page))
+        body = await self.get(resource.name, resource.path, params)
+        return parse_page(body, resource, page)
+
+    async def get(self, endpoint: str, path: str, params: Mapping[str, str]) -> Any:
+        if self.tokens is None:
+            raise AuthenticationFailed("ezyVet: not authenticated (call authenticate first)")
+        tokens = self.tokens
+        renewed = False
+        while True:
+            token = await tokens.token()
+            try:
+                return await self._with_retries(
+                    endpoint, lambda t=token: self._send(endpoint, "GET", path, params, token=t)
+                )
+            except _Unauthorized:
+                if renewed:
+                    raise AuthenticationFailed(
+                        f"ezyVet {endpoint} refused a freshly issued token (HTTP 401)"
+                    ) from None
+                await tokens.renew(token)
+                renewed = True
+
+    # -- one request, with retries and pacing ---------------------------------------------
+
+    async def _with_retries(self, endpoint: str, attempt: Any) -> Any:
+        policy = self.settings.retry
+        retry_number = 0
+        while True:
+            try:
+                return await attempt()
+            except _Throttled as throttled:
+                # Not a retry: the whole site waits, then this request goes again.
+                self.pacer.pause(throttled.reset_s)
+                log.info("ezyVet rate limit hit; pausing the site", extra={"endpoint": endpoint})
+            except _Transient as error:
+                if retry_number >= policy.retries:
+                    raise PimsUnavailable(
+                        f"ezyVet {endpoint} failed after {retry_number + 1} attempts: "
+                        f"{error.reason}"
+                    ) from None
+                retry_number += 1
+                log.info(
+                    "ezyVet request failed, retrying",
+                    extra={"endpoint": endpoint, "reason": error.reason, "retry": retry_number},
+                )
+                await asyncio.sleep(policy.delay(retry_number))
+
+    async def _send(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        body: Mapping[str, str] | None = None,
+        token: Token | None = None,
+    ) -> Any:
+        query = urlencode(params or {}, quote_via=quote)
+        url = yarl.URL(f"{self.base_url}{path}{'?' + query if query else ''}", encoded=True)
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token.value}"
+        # The concurrency slot is held for one attempt only, never across a backoff sleep; the
+        # pacing slot is taken last, right before sending, so its time is the send time.
+        async with self._semaphore:
+            while (wait := self.pacer.reserve(endpoint)) > 0:
+                await self.budget.wait(wait, f"{endpoint} limit")
+            started = time.monotonic()
+            outcome = "ok"
+            self.requests += 1
+            try:
+                return await self._exchange(endpoint, method, url, headers, body)
+            except BaseException as error:
+                outcome = _outcome_of(error)
+                raise
+            finally:
+                self._observer.on_request(endpoint, outcome, time.monotonic() - started)
+
+    async def _exchange(
+        self,
+        endpoint: str,
+        method: str,
+        url: yarl.URL,
+        headers: dict[str, str],
+        body: Mapping[str, str] | None,
+    ) -> Any:
+        try:
+            async with self._http().request(
+                method, url, headers=headers, json=body, allow_redirects=False
+            ) as response:
+                status = response.status
+                if status == 429:
+                    raise _Throttled(_reset_after(response))
+                if status >= 500:
+                    raise _Transient("server_error", f"HTTP {status}")
+                if endpoint == "access_token" and status in (400, 401):
+                    raise AuthenticationFailed(
+                        f"ezyVet refused the API credentials (HTTP {status})"
+                    )
+                if status == 401:
+                    raise _Unauthorized()
+                if status == 404:
+                    # pims-sync only reads lists, which always exist: a 404 means a wrong path
+                    # or a resource the site does not offer, never "nothing there".
+                    raise BadRequest(f"ezyVet {endpoint}: no such endpoint (HTTP 404)")
+                if status >= 400 or 300 <= status < 400:
+                    raise BadRequest(f"ezyVet {endpoint} refused the request (HTTP {status})")
+                raw = await response.read()
+        except TimeoutError:
+            raise _Transient("timeout", "timeout") from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+            raise _Transient(
+                "connection_error", f"connection error ({type(error).__name__})"
+            ) from None
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise UnexpectedPayload(f"ezyVet {endpoint} answered with unreadable JSON") from None
+
+
+def _outcome_of(error: BaseException) -> str:
+    if isinstance(error, _Transient):
+        return error.kind
+    if isinstance(error, _Throttled):
+        return "rate_limited"
+    if isinstance(error, _Unauthorized):
+        return "unauthorized"
+    if isinstance(error, AuthenticationFailed):
+        return "auth_failed"
+    if isinstance(error, NotFound):
+        return "not_found"
+    if isinstance(error, BadRequest):
+        return "rejected"
+    if isinstance(error, UnexpectedPayload):
+        return "bad_payload"
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, ProviderError):
+        return error.code
+    return "error"
+
+
+def _reset_after(response: aiohttp.ClientResponse) -> float | None:
+    for name in ("x-ratelimit-reset", "Retry-After"):
+        value = response.headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            continue  # an HTTP date: rare enough to use the default pause
+    return None
+
+
+def _meta_int(meta: Mapping[str, Any], key: str, where: str) -> int:
+    value = meta.get(key)
+    try:
+        if isinstance(value, bool) or value is None:
+            raise ValueError
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError
+        return int(number)
+    except (TypeError, ValueError):
+        raise UnexpectedPayload(f"ezyVet {where}: meta.{key} is missing or not a number") from None
+
+
+def parse_page(
+    body: Any, resource: facts.Resource, page: int
+) -> tuple[list[Mapping[str, Any]], int]:
+    """The items of one page (unwrapped from ``{"<resource>": {...}}``) and the page count."""
+    where = f"{resource.name} page {page}"
+    if not isinstance(body, Mapping):
+        raise UnexpectedPayload(f"ezyVet {where}: body is not an object")
+    meta = body.get("meta")
+    items = body.get("items")
+    if not isinstance(meta, Mapping) or not isinstance(items, list):
+        raise UnexpectedPayload(f"ezyVet {where}: body lacks 'meta' or 'items'")
+    total = _meta_int(meta, "items_page_total", where)
+    if items or total:
+        answered = _meta_int(meta, "items_page", where)
+        if answered != page:
+            raise UnexpectedPayload(f"ezyVet {where}: answered page {answered}")
+    unwrapped: list[Mapping[str, Any]] = []
+    for index, item in enumerate(items):
+        inner = item.get(resource.key) if isinstance(item, Mapping) else None
+        if not isinstance(inner, Mapping):
+            raise UnexpectedPayload(
+                f"ezyVet {where}: item #{index} is not {{{resource.key!r}: {{...}}}}"
+            )
+        unwrapped.append(inner)
+    return unwrapped, total
