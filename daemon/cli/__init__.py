@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "simulator": (
         "daemon.cli.simulator_cmd",
-        "run the IDEXX Neo simulator (a web app a real browser logs into)",
+        "run a PIMS simulator (IDEXX Neo by default, or ezyVet)",
     ),
 }
 
