@@ -18,8 +18,7 @@ from daemon.sync.requests import SyncRequest
 from daemon.sync.runner import SyncRunner
 from providers.base import NullObserver, PimsProvider, ProviderContext
 from providers.ezyvet.provider import EzyVetProvider
-from providers.ezyvet.simulator import EzyVetSimulator
-from providers.ezyvet.simulator import catalog
+from providers.ezyvet.simulator import EzyVetSimulator, catalog
 from tests.ezyvet.conftest import TODAY, ZONE, fast
 
 YESTERDAY = TODAY - timedelta(days=1)
