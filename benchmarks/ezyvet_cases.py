@@ -8,6 +8,7 @@ sync asks of it). Prints:
   ``ceil(requests / parallelBatchSize) × latency`` (target ratio ≤ 2), per parallelBatchSize;
 - the 429s under the default limits (60 a minute per endpoint, 180 per site; target 0) and the
   most requests any endpoint got in one minute;
+- the same through the real ``cases`` sync engine (SQLite, parallelBatchSize 5);
 - at 5 requests a minute per endpoint: one fetch in a real minute, then three fetches back to
   back with the minute scaled down to 2 s (time and 429s, with a client that knows the limit
   and with one that only learns it from the 429s).
@@ -117,6 +118,43 @@ def measure(
     return wall, stats
 
 
+def sync_run(url: str, latency: float) -> None:
+    """The same through the real ``cases`` sync (SQLite, parallelBatchSize 5), twice."""
+    import tempfile
+    from pathlib import Path
+
+    from daemon.store import Database, SecretBox, Store
+    from daemon.store.migrate import upgrade
+    from daemon.sync.providers import ProviderFactory
+    from daemon.sync.requests import SyncRequest
+    from daemon.sync.runner import SyncRunner
+
+    db = Database(f"sqlite:///{Path(tempfile.mkdtemp(prefix='ezyvet-bench-')) / 'bench.db'}")
+    upgrade(db.engine)
+    store = Store(db, SecretBox("benchmark-encryption-key-0123456789abcdef"))
+    clinic = store.clinics.add(name="Bench", timezone=ZONE, provider="ezyvet", base_url=url)
+    fields = {"partner_id": "demo-partner", "client_id": "demo-client"}
+    fields.update(client_secret="demo-secret", site_uid=f"bench-{uuid.uuid4().hex[:8]}")
+    store.credentials.set(clinic.id, provider="ezyvet", fields=fields)
+    runner = SyncRunner(store, ProviderFactory(store, None))
+    request = SyncRequest("cases", "cli", start_date=TODAY - timedelta(days=13), end_date=TODAY)
+    warm = runner.submit_and_run(clinic.id, request)  # the token, cached; the cases written
+    assert warm.stats["created"] == CONSULTS, warm.stats
+    for label in ("second run, nothing changed", "third run, nothing changed"):
+        control(url, "/_sim/reset", {})
+        began = time.perf_counter()
+        record = runner.submit_and_run(clinic.id, request)
+        wall = time.perf_counter() - began
+        stats = control(url, "/_sim/stats")
+        ideal = math.ceil(stats["requests"] / 5) * latency
+        print(
+            f"  cases sync ({label}): {stats['requests']} requests, {wall:.2f} s "
+            f"(ideal {ideal:.2f} s, ratio {wall / ideal:.2f}), {stats['rate_limited']} × 429, "
+            f"{stats['tokens_issued']} tokens, {record.status} {record.stats}"
+        )
+    db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=50)
@@ -149,6 +187,8 @@ def main() -> None:
                 "     per endpoint: " + ", ".join(f"{k} {v}" for k, v in sorted(peaks.items()))
             ) if parallel == 5 else None
 
+        print("through the sync engine (SQLite), default limits, C = 5:")
+        sync_run(url, latency)
         print("5 requests a minute per endpoint (server), parallelBatchSize 5:")
         if not args.skip_real_minute:
             wall, stats = measure(url, 5, PacingSettings(), limits={"rate_limit_per_window": 5})
