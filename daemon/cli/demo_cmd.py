@@ -1,9 +1,11 @@
-"""``pims-sync demo [--once] [--port N]``: the whole system against the simulator (contract §2.5).
+"""``pims-sync demo [--once] [--port N]``: the whole system against the simulators (contract §2.5).
 
-On the embedded database ``./pims-sync-demo.db`` with its state (encryption key, demo API key)
-in ``./.pims-sync-demo.json`` (owner-only), it starts the IDEXX Neo simulator, sets up "Demo
-Clinic", starts the daemon, triggers one sync of each type over HTTP while showing live progress,
-and prints a summary. Running it again reuses everything and duplicates nothing.
+On the embedded database ``./pims-sync-demo.db`` with its state (encryption key, demo API keys)
+in ``./.pims-sync-demo.json`` (owner-only), it starts the IDEXX Neo and the ezyVet simulators,
+sets up one clinic on each ("Demo Clinic" on IDEXX Neo, "Demo ezyVet Clinic" on ezyVet, with
+its opening hours since ezyVet gives none), starts the daemon, triggers one sync of each type
+for each clinic over HTTP while showing live progress, and prints a summary per clinic. Running
+it again reuses everything and duplicates nothing.
 """
 
 from __future__ import annotations
@@ -32,13 +34,22 @@ if TYPE_CHECKING:
 
     from daemon.store import Store
     from daemon.store.clinics import ClinicView
+    from providers.ezyvet.simulator import EzyVetSimulator
     from providers.idexx_neo.simulator import SimulatorServer
 
 DEMO_DB = Path("pims-sync-demo.db")
 DEMO_STATE = Path(".pims-sync-demo.json")
 CLINIC_NAME = "Demo Clinic"
+EZYVET_CLINIC_NAME = "Demo ezyVet Clinic"
 TIMEZONE = "America/Los_Angeles"
 SIM_USER, SIM_PASSWORD, SIM_COMPANY = "demo", "demo-password", "demo-clinic"
+EZY_PARTNER, EZY_CLIENT, EZY_SECRET = "demo-partner", "demo-client", "demo-secret"
+#: The ezyVet clinic's opening hours (``clinic set --hours``): ezyVet's own are not read.
+EZYVET_HOURS: dict[str, dict[str, object]] = {
+    "0": {"enabled": False, "open": "00:00", "close": "00:00"},
+    **{str(day): {"enabled": True, "open": "08:00", "close": "18:00"} for day in range(1, 6)},
+    "6": {"enabled": True, "open": "09:00", "close": "13:00"},
+}
 SCHEDULES = (
     ScheduleEntry("inbound", "0 6 * * *"),
     ScheduleEntry("cases", "0 8,14,20 * * *"),
@@ -65,17 +76,36 @@ def register(commands: Any) -> None:
 @dataclass
 class DemoState:
     encryption_key: str
-    api_key: str | None = None
+    api_key: str | None = None  # the IDEXX Neo clinic's (the name earlier demos used)
     api_key_id: str | None = None
+    ezyvet_api_key: str | None = None
+    ezyvet_api_key_id: str | None = None
 
     @classmethod
     def load_or_create(cls, path: Path) -> DemoState:
         if path.exists():
             data = json.loads(path.read_text())
-            return cls(data["encryptionKey"], data.get("apiKey"), data.get("apiKeyId"))
+            return cls(
+                data["encryptionKey"],
+                data.get("apiKey"),
+                data.get("apiKeyId"),
+                data.get("ezyvetApiKey"),
+                data.get("ezyvetApiKeyId"),
+            )
         state = cls(secrets.token_urlsafe(32))
         state.save(path)
         return state
+
+    def key_of(self, provider: str) -> tuple[str | None, str | None]:
+        if provider == "ezyvet":
+            return self.ezyvet_api_key, self.ezyvet_api_key_id
+        return self.api_key, self.api_key_id
+
+    def set_key(self, provider: str, key: str, key_id: str) -> None:
+        if provider == "ezyvet":
+            self.ezyvet_api_key, self.ezyvet_api_key_id = key, key_id
+        else:
+            self.api_key, self.api_key_id = key, key_id
 
     def save(self, path: Path) -> None:
         body = json.dumps(
@@ -83,6 +113,8 @@ class DemoState:
                 "encryptionKey": self.encryption_key,
                 "apiKey": self.api_key,
                 "apiKeyId": self.api_key_id,
+                "ezyvetApiKey": self.ezyvet_api_key,
+                "ezyvetApiKeyId": self.ezyvet_api_key_id,
             },
             indent=2,
         )
@@ -111,30 +143,60 @@ def _choose_port(requested: int | None, settings: Settings) -> int:
     return settings.port if _port_free(settings.port) else 0
 
 
-def _prepare(store: Store, state: DemoState, simulator_url: str) -> ClinicView:
-    """Create or reuse the demo clinic, its credentials, API key and schedules."""
-    clinic = store.clinics.find_by_name(CLINIC_NAME)
+@dataclass(frozen=True)
+class DemoClinic:
+    """One demo clinic: its provider, its simulator's login and the settings it needs."""
+
+    name: str
+    provider: str
+    fields: dict[str, str]
+    login_text: str  # how the summary names the simulator's login (never a real secret)
+    daily_hours: dict[str, dict[str, object]] | None = None
+
+
+IDEXX_DEMO = DemoClinic(
+    CLINIC_NAME,
+    "idexx-neo",
+    {"username": SIM_USER, "password": SIM_PASSWORD, "company_id": SIM_COMPANY},
+    f"login {SIM_USER} / {SIM_PASSWORD}, company {SIM_COMPANY}",
+)
+EZYVET_DEMO = DemoClinic(
+    EZYVET_CLINIC_NAME,
+    "ezyvet",
+    {"partner_id": EZY_PARTNER, "client_id": EZY_CLIENT, "client_secret": EZY_SECRET},
+    f"partner {EZY_PARTNER}, client {EZY_CLIENT} / {EZY_SECRET}",
+    EZYVET_HOURS,
+)
+
+
+def _prepare(
+    store: Store, state: DemoState, spec: DemoClinic, simulator_url: str
+) -> tuple[ClinicView, str]:
+    """Create or reuse a demo clinic, its credentials, API key and schedules."""
+    clinic = store.clinics.find_by_name(spec.name)
     if clinic is None:
         clinic = store.clinics.add(
-            name=CLINIC_NAME, timezone=TIMEZONE, provider="idexx-neo", base_url=simulator_url
+            name=spec.name, timezone=TIMEZONE, provider=spec.provider, base_url=simulator_url
         )
     clinic = store.clinics.update(
-        clinic.id, base_url=simulator_url, timezone=TIMEZONE, is_active=True
-    )
-    # The simulator is new on every run, so its old sessions are gone: fresh credentials.
-    store.credentials.set(
         clinic.id,
-        provider="idexx-neo",
-        fields={"username": SIM_USER, "password": SIM_PASSWORD, "company_id": SIM_COMPANY},
+        base_url=simulator_url,
+        timezone=TIMEZONE,
+        is_active=True,
+        daily_hours=spec.daily_hours,
     )
-    owner = store.keys.lookup(state.api_key) if state.api_key else None
-    if owner is None or not owner.is_active or owner.clinic_id != clinic.id:
+    # The simulators are new on every run, so their old sessions and tokens are gone: fresh
+    # credentials (which drop the cached ones).
+    store.credentials.set(clinic.id, provider=spec.provider, fields=spec.fields)
+    key, _ = state.key_of(spec.provider)
+    owner = store.keys.lookup(key) if key else None
+    if key is None or owner is None or not owner.is_active or owner.clinic_id != clinic.id:
         view, key = store.keys.create(clinic.id, name="demo")
-        state.api_key, state.api_key_id = key, str(view.id)
+        state.set_key(spec.provider, key, str(view.id))
         state.save(DEMO_STATE)
     for entry in SCHEDULES:
         clinic = store.clinics.set_schedule(clinic.id, entry)
-    return clinic
+    return clinic, key
 
 
 # -- driving the daemon over HTTP ----------------------------------------------------------------
@@ -158,7 +220,12 @@ async def _wait_ready(session: aiohttp.ClientSession, base: str) -> None:
 
 
 async def _follow(
-    session: aiohttp.ClientSession, base: str, key: str, sync_type: str, progress: Progress
+    session: aiohttp.ClientSession,
+    base: str,
+    key: str,
+    sync_type: str,
+    progress: Progress,
+    label: str,
 ) -> dict[str, Any]:
     import aiohttp
 
@@ -167,7 +234,7 @@ async def _follow(
         body: dict[str, Any] = await resp.json()
         if resp.status not in (200, 202):
             raise CliFailure(f"{sync_type} trigger answered {resp.status}: {body}")
-    task = progress.add_task(sync_type, total=1)
+    task = progress.add_task(f"{label} {sync_type}", total=1)
     final: dict[str, Any] = body
     if resp.status == 202:
         stream_url = f"{base}{body['streamUrl']}"
@@ -188,7 +255,7 @@ async def _follow(
                         task,
                         total=max(bar.get("total") or 0, 1),
                         completed=bar.get("processed") or 0,
-                        description=f"{sync_type} ({status.get('status')})",
+                        description=f"{label} {sync_type} ({status.get('status')})",
                     )
                     if event != "progress":
                         final = status
@@ -196,28 +263,37 @@ async def _follow(
     progress.update(
         task,
         completed=progress.tasks[task].total or 1,
-        description=f"{sync_type} ({final.get('status')})",
+        description=f"{label} {sync_type} ({final.get('status')})",
     )
     return final
 
 
-async def _drive(base: str, key: str, console: Console) -> dict[str, dict[str, Any]]:
+async def _drive(
+    base: str, keys: dict[str, str], console: Console
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each clinic's three syncs in order (clinic name -> sync type -> final status); the
+    clinics run side by side, as the daemon would run them."""
     import aiohttp
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    results: dict[str, dict[str, Any]] = {}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
         await _wait_ready(session, base)
         columns = (
-            TextColumn("{task.description:<28}"),
+            TextColumn("{task.description:<44}"),
             BarColumn(),
             TextColumn("{task.completed:>4.0f}/{task.total:<4.0f}"),
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=False) as progress:
-            for sync_type in SYNC_ORDER:
-                results[sync_type] = await _follow(session, base, key, sync_type, progress)
-    return results
+
+            async def one(label: str, key: str) -> dict[str, dict[str, Any]]:
+                done: dict[str, dict[str, Any]] = {}
+                for sync_type in SYNC_ORDER:
+                    done[sync_type] = await _follow(session, base, key, sync_type, progress, label)
+                return done
+
+            finished = await asyncio.gather(*(one(label, key) for label, key in keys.items()))
+    return dict(zip(keys, finished, strict=True))
 
 
 # -- summary --------------------------------------------------------------------------------------
@@ -273,19 +349,38 @@ def _holdings(db_url: str, clinic: ClinicView) -> str:
     )
 
 
-def _summary(
-    results: dict[str, dict[str, Any]],
-    base: str,
-    simulator_url: str,
-    key: str,
-    clinic: ClinicView,
-    holdings: str,
-) -> str:
+@dataclass(frozen=True)
+class DemoRun:
+    """One clinic's part of the demo, as the summary shows it."""
+
+    spec: DemoClinic
+    clinic: ClinicView
+    key: str
+    simulator_url: str
+    results: dict[str, dict[str, Any]]
+    holdings: str
+
+
+def _summary(runs: list[DemoRun], base: str) -> str:
     from rich.console import Console
-    from rich.table import Table
 
     out = Console(file=io.StringIO(), force_terminal=False, width=200, record=True, soft_wrap=True)
-    table = Table(title=f"pims-sync demo — {clinic.name} ({clinic.timezone})")
+    for run in runs:
+        _clinic_summary(out, run, base)
+        out.print()
+    out.print(
+        f"daemon     {base}   (health {base}/health, readiness {base}/ready, "
+        f"metrics {base}/metrics, API {base}/openapi.json)"
+    )
+    out.print(f"files      ./{DEMO_DB}   state ./{DEMO_STATE} (owner-only)")
+    return out.export_text()
+
+
+def _clinic_summary(out: Console, run: DemoRun, base: str) -> None:
+    from rich.table import Table
+
+    clinic, results, key = run.clinic, run.results, run.key
+    table = Table(title=f"pims-sync demo — {clinic.name} ({clinic.provider}, {clinic.timezone})")
     for column in ("sync", "status", "stats", "duration"):
         table.add_column(column)
     for sync_type, result in results.items():
@@ -298,21 +393,13 @@ def _summary(
             _duration(duration),
         )
     out.print(table)
-    any_id = next(iter(results.values()), {}).get("syncId", "<syncId>")
-    out.print(
-        f"daemon     {base}   (health {base}/health, readiness {base}/ready, "
-        f"metrics {base}/metrics, API {base}/openapi.json)"
-    )
-    out.print(
-        f"simulator  {simulator_url}   (login {SIM_USER} / {SIM_PASSWORD}, company {SIM_COMPANY})"
-    )
-    out.print(holdings)
-    out.print(f"files      ./{DEMO_DB}   state ./{DEMO_STATE} (owner-only)")
-    out.print("try it:")
+    inbound_id = results.get("inbound", {}).get("syncId", "<syncId>")
+    out.print(f"simulator  {run.simulator_url}   ({run.spec.provider}: {run.spec.login_text})")
+    out.print(run.holdings)
+    out.print(f"try it ({clinic.name}):")
     out.print(f"  curl -s -X POST -H 'X-API-Key: {key}' {base}/api/sync/cases")
-    out.print(f"  curl -s -H 'X-API-Key: {key}' {base}/api/sync/inbound/{any_id}")
+    out.print(f"  curl -s -H 'X-API-Key: {key}' {base}/api/sync/inbound/{inbound_id}")
     out.print(f"  curl -s -H 'X-API-Key: {key}' {base}/api/schedules")
-    return out.export_text()
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -325,6 +412,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.cli.run_cmd import SignalPlan, configure_daemon_logging
     from daemon.store import Database, SecretBox, Store
     from daemon.store.migrate import upgrade
+    from providers.ezyvet.simulator import EzyVetSimulator
     from providers.idexx_neo.simulator import SimulatorServer
 
     port = _choose_port(args.port, settings)
@@ -343,30 +431,57 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     handle = configure_daemon_logging(demo_settings)
     console = Console(stderr=True)
 
-    simulator: SimulatorServer = SimulatorServer(
+    neo: SimulatorServer = SimulatorServer(
         timezone=TIMEZONE,
         username=SIM_USER,
         password=SIM_PASSWORD,
         company_id=SIM_COMPANY,
     ).start()
+    ezyvet: EzyVetSimulator | None = None
     db = Database(demo_settings.database_url)
     daemon = Daemon(demo_settings)
     try:
+        ezyvet = EzyVetSimulator(
+            timezone=TIMEZONE,
+            partner_id=EZY_PARTNER,
+            client_id=EZY_CLIENT,
+            client_secret=EZY_SECRET,
+        ).start()
+        simulators = {IDEXX_DEMO.name: neo.url, EZYVET_DEMO.name: ezyvet.url}
         upgrade(db.engine)
         store = Store(db, SecretBox(state.encryption_key))
-        clinic = _prepare(store, state, simulator.url)
+        prepared = {
+            spec.name: (spec, *_prepare(store, state, spec, simulators[spec.name]))
+            for spec in (IDEXX_DEMO, EZYVET_DEMO)
+        }
         db.dispose()
         console.print(
-            f"[bold]pims-sync demo[/bold]: simulator at {simulator.url}, starting the daemon …"
+            f"[bold]pims-sync demo[/bold]: IDEXX Neo simulator at {neo.url}, ezyVet simulator "
+            f"at {ezyvet.url}, starting the daemon …"
         )
         daemon.start()
         base = f"http://127.0.0.1:{daemon.port}"
-        assert state.api_key is not None
-        results = asyncio.run(_drive(base, state.api_key, console))
-        holdings = _holdings(demo_settings.database_url, clinic)
-        sys.stdout.write(_summary(results, base, simulator.url, state.api_key, clinic, holdings))
+        keys = {name: key for name, (_, _, key) in prepared.items()}
+        results = asyncio.run(_drive(base, keys, console))
+        runs = [
+            DemoRun(
+                spec,
+                clinic,
+                key,
+                simulators[name],
+                results[name],
+                _holdings(demo_settings.database_url, clinic),
+            )
+            for name, (spec, clinic, key) in prepared.items()
+        ]
+        sys.stdout.write(_summary(runs, base))
         sys.stdout.flush()
-        failed = [t for t, r in results.items() if r.get("status") not in ("completed",)]
+        failed = [
+            (name, sync_type)
+            for name, per_type in results.items()
+            for sync_type, result in per_type.items()
+            if result.get("status") not in ("completed",)
+        ]
         if not args.once:
             console.print("serving until Ctrl-C …")
             plan = SignalPlan(daemon)
@@ -376,5 +491,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED if failed and args.once else EXIT_OK
     finally:
         daemon.stop()
-        simulator.stop()
+        if ezyvet is not None:
+            ezyvet.stop()
+        neo.stop()
         handle.shutdown(5.0)
