@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -190,6 +191,16 @@ class ScheduleSync(Base):
         ),
         Index("ix_schedule_syncs_clinic_started", "clinic_id", "sync_type", "started_at"),
         Index("ix_schedule_syncs_status_heartbeat", "status", "heartbeat_at"),
+        # A cron tick runs once across replicas: whichever replica queues it first wins.
+        Index(
+            "uq_schedule_syncs_tick",
+            "clinic_id",
+            "sync_type",
+            "scheduled_for",
+            unique=True,
+            sqlite_where=text("scheduled_for IS NOT NULL"),
+            postgresql_where=text("scheduled_for IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
@@ -210,6 +221,8 @@ class ScheduleSync(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replica_id: Mapped[str | None] = mapped_column(Text)  # the replica that ran it
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its cron tick
 
 
 class CaseSyncAudit(Base):
@@ -315,3 +328,29 @@ class ScheduleSlot(Base):
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     block_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Replica(Base):
+    """A running daemon sharing this database (PostgreSQL only; see docs in README Replicas)."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ClinicLease(Base):
+    """Which replica serves a clinic, until when, and its fencing token (only ever grows)."""
+
+    __tablename__ = "clinic_leases"
+    __table_args__ = (Index("ix_clinic_leases_owner", "owner_id"),)
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_id: Mapped[str | None] = mapped_column(Text)
+    fencing_token: Mapped[int] = mapped_column(BigInteger, default=0)
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
