@@ -25,7 +25,7 @@ from actors.timetable import Due, Timetable
 from daemon.observability import metrics
 from daemon.store import Store
 from daemon.store.clinics import ClinicView
-from daemon.store.syncs import SyncInProgress, SyncRecord
+from daemon.store.syncs import SyncInProgress, SyncRecord, TickTaken
 from daemon.sync.requests import SyncRequest, queue
 
 log = logging.getLogger("pims_sync.actors")
@@ -207,7 +207,13 @@ class ScheduledTrigger:
     def fire(self, due: Due) -> None:
         request = SyncRequest(sync_type=due.sync_type, trigger="schedule")
         try:
-            record = queue(self.store.syncs, self.clinic_id, request)
+            record = queue(
+                self.store.syncs, self.clinic_id, request, scheduled_for=due.scheduled_for
+            )
+        except TickTaken:
+            # Queued already, by another replica or before a hand-over: a tick runs once.
+            metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="already_queued").inc()
+            return
         except SyncInProgress as busy:
             metrics.SCHEDULED_RUNS_TOTAL.labels(type=due.sync_type, outcome="skipped_overlap").inc()
             log.info(

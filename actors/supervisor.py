@@ -116,7 +116,8 @@ class Supervisor(pykka.ThreadingActor):
         """Start new clinics, stop removed or deactivated ones, reconfigure edited ones."""
         if self.draining:
             return {"started": 0, "stopped": 0, "reconfigured": 0}
-        wanted = {c.id: c for c in clinics if c.is_active}
+        # With leases, only the clinics this replica holds (the directory knows which).
+        wanted = {c.id: c for c in clinics if c.is_active and self.directory.holds(c.id)}
         started = stopped = reconfigured = 0
         for clinic_id in list(self.children):
             if clinic_id not in wanted:

@@ -7,6 +7,7 @@ one line on stderr and exit code 2. Secret values are never echoed back in an er
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -58,6 +59,10 @@ class Settings:
     axiom_url: str = "https://api.axiom.co"
     log_level: str = "INFO"
     log_format: str = "json"
+    # -- replicas (several daemons on one PostgreSQL; see README "Replicas") --
+    replica_id: str = field(default_factory=lambda: default_replica_id({}))
+    lease_ttl_s: float = 30.0
+    enable_leases: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -159,10 +164,29 @@ class _Parser:
             raise ConfigError(name, "must be an http:// or https:// URL", value)
         return value.rstrip("/")
 
+    def replicas(self, database_url: str) -> tuple[str, float, bool]:
+        """``REPLICA_ID``, ``LEASE_TTL_S`` and ``ENABLE_LEASES`` (true by default on PostgreSQL;
+        leases need PostgreSQL, so asking for them on SQLite is refused)."""
+        on_postgres = database_url.startswith("postgresql")
+        enable = self.boolean("ENABLE_LEASES", on_postgres)
+        if enable and not on_postgres:
+            raise ConfigError(
+                "ENABLE_LEASES", "leases need PostgreSQL (SQLite runs exactly one daemon)"
+            )
+        replica_id = self.raw("REPLICA_ID") or default_replica_id(self.env)
+        if len(replica_id) > 200:
+            raise ConfigError("REPLICA_ID", "must be at most 200 characters", replica_id)
+        return replica_id, self.seconds("LEASE_TTL_S", 30.0, 2.0, 3600.0), enable
+
     def settings(self) -> Settings:
         key, previous = self.encryption_keys()
+        database_url = self.database_url()
+        replica_id, lease_ttl_s, enable_leases = self.replicas(database_url)
         return Settings(
-            database_url=self.database_url(),
+            replica_id=replica_id,
+            lease_ttl_s=lease_ttl_s,
+            enable_leases=enable_leases,
+            database_url=database_url,
             auto_migrate=self.boolean("AUTO_MIGRATE", True),
             host=self.raw("HOST") or "0.0.0.0",
             port=self.integer("PORT", 3001, 0, 65535),
@@ -181,3 +205,9 @@ class _Parser:
             log_level=self.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             log_format=self.choice("LOG_FORMAT", "json", ("json", "text"), upper=False),
         )
+
+
+def default_replica_id(env: Mapping[str, str]) -> str:
+    """Railway's replica id when it gives one, else host name + pid (unique on one machine)."""
+    railway = (env.get("RAILWAY_REPLICA_ID") or "").strip()
+    return railway or f"{socket.gethostname()}-{os.getpid()}"

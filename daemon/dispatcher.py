@@ -94,10 +94,14 @@ class ActorDispatcher:
         if self.draining:
             raise Draining("the daemon is shutting down")
         actor = self.directory.actor_for(clinic_id)
-        if actor is None:
+        if actor is None and not self.directory.leases_enabled:
             raise ClinicNotServed(f"clinic {clinic_id} is not being served by this daemon yet")
         record = queue(self.store.syncs, clinic_id, request)
-        actor.tell(RunSync(record.id))
+        if actor is not None:
+            actor.tell(RunSync(record.id))
+        else:
+            # Another replica holds the clinic (or will): the row waits for its owner.
+            self.directory.hand_over(clinic_id, record.id)
         return record
 
     def health(self) -> HealthSnapshot:
@@ -111,7 +115,10 @@ class ActorDispatcher:
             scheduler_jobs=jobs,
             browser_pss_bytes=self.browser_pss.get(),
             # Active clinics whose actor is down and restarting (named in /ready's checks).
-            extra={"clinicsUnserved": len(self.board.unserved())},
+            extra={
+                "clinicsUnserved": len(self.board.unserved()),
+                **self.directory.replica_facts(),  # replicas: replicaId, clinicsHeld
+            },
         )
 
     def readiness(self) -> list[ReadinessCheck]:
@@ -152,6 +159,9 @@ class ActorDispatcher:
             )
         )
         checks.extend(self._unserved_clinics())
+        leases = self.directory.lease_loop_fresh()
+        if leases is not None:
+            checks.append(ReadinessCheck("leases", leases[0], leases[1]))
         if self.draining:
             checks.append(ReadinessCheck("draining", False, "shutting down"))
         return checks

@@ -134,6 +134,25 @@ for _type in SYNC_TYPES:
         SYNCS_TOTAL.labels(_type, _status)
 
 
+LEASES_HELD: Final = Gauge(
+    "pims_sync_leases_held",
+    "Clinic leases this replica holds (several replicas on one PostgreSQL).",
+    registry=REGISTRY,
+)
+LEASE_CHANGES_TOTAL: Final = Counter(
+    "pims_sync_lease_changes_total",
+    "Clinic lease changes seen by this replica: acquired, released, expired (taken over "
+    "after its owner stopped renewing), lost (taken by another replica).",
+    ["reason"],
+    registry=REGISTRY,
+)
+REPLICAS_LIVE: Final = Gauge(
+    "pims_sync_replicas_live",
+    "Replicas with a recent heartbeat that are not draining, as this replica last saw.",
+    registry=REGISTRY,
+)
+
+
 def record_sync(clinic_id: str, sync_type: str, status: str, seconds: float) -> None:
     """Count one finished sync, time it, and stamp the clinic's last success."""
     SYNCS_TOTAL.labels(sync_type, status).inc()

@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from daemon.store import fencing
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -82,6 +84,9 @@ class Database:
         """A unit of work: committed when the block ends, rolled back on an exception."""
         session = self._sessions()
         try:
+            # Inside a sync of a replica (several daemons on one PostgreSQL), every transaction
+            # first proves that this replica still holds the clinic's lease.
+            fencing.check(session)
             yield session
             session.commit()
         except BaseException:

@@ -34,6 +34,15 @@ def iso_utc(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class TickTaken(RuntimeError):
+    """This cron tick was already queued (by another replica, or before a hand-over)."""
+
+    def __init__(self, sync_type: str, scheduled_for: datetime) -> None:
+        super().__init__(f"the {sync_type} tick of {iso_utc(scheduled_for)} was already queued")
+        self.sync_type = sync_type
+        self.scheduled_for = scheduled_for
+
+
 class SyncInProgress(RuntimeError):
     def __init__(self, sync_id: uuid.UUID, sync_type: str, status: str) -> None:
         super().__init__(f"a {sync_type} sync is already {status} for this clinic ({sync_id})")
@@ -154,8 +163,10 @@ class SyncRunRepository:
         end_date: date | None = None,
         options: dict[str, Any] | None = None,
         sync_id: uuid.UUID | None = None,
+        scheduled_for: datetime | None = None,
     ) -> SyncRecord:
-        """Insert a ``queued`` row; raises :class:`SyncInProgress` naming the active one."""
+        """Insert a ``queued`` row; raises :class:`SyncInProgress` naming the active one, or
+        :class:`TickTaken` when the cron tick ``scheduled_for`` has a row already."""
         # Two attempts: the conflicting sync may finish between our insert and our look-up,
         # in which case the second insert simply succeeds.
         for _attempt in range(2):
@@ -175,6 +186,7 @@ class SyncRunRepository:
                 errors=[],
                 queued_at=now,
                 heartbeat_at=now,
+                scheduled_for=scheduled_for,
             )
             try:
                 with self.db.session() as session:
@@ -182,10 +194,27 @@ class SyncRunRepository:
                     session.flush()
                     return _record(row)
             except IntegrityError:
+                if scheduled_for is not None and self._tick_taken(
+                    clinic_id, sync_type, scheduled_for
+                ):
+                    raise TickTaken(sync_type, scheduled_for) from None
                 active = self.active_of_type(clinic_id, sync_type)
                 if active is not None:
                     raise SyncInProgress(active.id, sync_type, active.status) from None
         raise RuntimeError(f"could not queue a {sync_type} sync: the database kept refusing it")
+
+    def _tick_taken(self, clinic_id: uuid.UUID, sync_type: str, scheduled_for: datetime) -> bool:
+        with self.db.session() as session:
+            return (
+                session.execute(
+                    select(ScheduleSync.id).where(
+                        ScheduleSync.clinic_id == clinic_id,
+                        ScheduleSync.sync_type == sync_type,
+                        ScheduleSync.scheduled_for == scheduled_for,
+                    )
+                ).first()
+                is not None
+            )
 
     def start(self, sync_id: uuid.UUID) -> bool:
         """``queued`` → ``running``. False when another sync of the clinic is running (the

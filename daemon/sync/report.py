@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.store.crypto import UndecryptableSecret
+from daemon.store.fencing import LeaseLost
 from daemon.store.secrets import NoCredentials
 from providers.base import NotFound, ProviderError
 
@@ -52,6 +53,8 @@ def error_code_of(error: BaseException) -> str:
     """The contract's code for an exception that ended a run (or an item)."""
     if isinstance(error, NoCredentials):
         return "no_credentials"
+    if isinstance(error, LeaseLost):
+        return "lease_lost"
     if isinstance(error, UndecryptableSecret):
         return "credentials_undecryptable"
     if isinstance(error, NotFound):

@@ -7,7 +7,7 @@ process) runs exactly what was asked, and a status query can show it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,9 +46,16 @@ class SyncRequest:
         return cls(**data)
 
 
-def queue(syncs: SyncRunRepository, clinic_id: uuid.UUID, request: SyncRequest) -> SyncRecord:
+def queue(
+    syncs: SyncRunRepository,
+    clinic_id: uuid.UUID,
+    request: SyncRequest,
+    *,
+    scheduled_for: datetime | None = None,
+) -> SyncRecord:
     """Insert the ``queued`` row for ``request``; raises ``SyncInProgress`` when a sync of that
-    type is already queued or running for the clinic."""
+    type is already queued or running for the clinic, and ``TickTaken`` when the cron tick
+    ``scheduled_for`` was already queued (by this or another replica)."""
     return syncs.enqueue(
         clinic_id,
         request.sync_type,
@@ -56,4 +63,5 @@ def queue(syncs: SyncRunRepository, clinic_id: uuid.UUID, request: SyncRequest) 
         start_date=request.start_date,
         end_date=request.end_date,
         options=request.options_json(),
+        scheduled_for=scheduled_for,
     )

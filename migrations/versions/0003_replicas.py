@@ -53,9 +53,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("schedule_syncs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("replica_id", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
             "uq_schedule_syncs_tick",
             ["clinic_id", "sync_type", "scheduled_for"],
