@@ -205,7 +205,9 @@ class Cluster:
 
     def spawn(self, name: str, **env: str) -> Replica:
         port = free_port()
-        logs = [(self.tmp / f"{name}.{kind}.log").open("a") for kind in ("out", "err")]
+        logs: list[IO[str]] = [
+            (self.tmp / f"{name}.{kind}.log").open("a") for kind in ("out", "err")
+        ]
         process = subprocess.Popen(
             [sys.executable, "-m", "daemon", "run"],
             env={**self.env, "PORT": str(port), "REPLICA_ID": name, **env},
@@ -273,7 +275,8 @@ def status_events(response: requests.Response) -> list[tuple[str, dict[str, Any]
     """Parse an SSE body into (event, data) pairs."""
     events: list[tuple[str, dict[str, Any]]] = []
     name = ""
-    for line in response.iter_lines(decode_unicode=True):
+    for raw in response.iter_lines():
+        line = raw.decode() if isinstance(raw, bytes) else str(raw)
         if line.startswith("event: "):
             name = line[len("event: ") :]
         elif line.startswith("data: "):
