@@ -62,6 +62,8 @@ class LeaseKeeper(pykka.ThreadingActor):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def on_start(self) -> None:
+        for reason in ("acquired", "released", "expired", "lost"):
+            metrics.LEASE_CHANGES_TOTAL.labels(reason=reason)  # exported at 0 from the start
         self.ticker = Ticker(self.actor_ref, LeaseTick(), self.period_s, name="lease-timer").start()
 
     def on_stop(self) -> None:
@@ -95,6 +97,15 @@ class LeaseKeeper(pykka.ThreadingActor):
 
     def tick(self) -> dict[str, int]:
         self._tick_pending.clear()
+        try:
+            return self._round()
+        except Exception:
+            # The keeper must outlive any one bad round: the next one starts from the
+            # database's view again.
+            log.exception("lease round failed")
+            return {}
+
+    def _round(self) -> dict[str, int]:
         try:
             renewal = self.leases.renew(draining=self.draining)
         except Exception as error:
