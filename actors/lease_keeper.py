@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +52,8 @@ class LeaseKeeper(pykka.ThreadingActor):
         self.on_change = on_change
         self.period_s = period_s if period_s is not None else leases.ttl_s / 3
         self.held: dict[uuid.UUID, int] = {}
-        self.releasing: dict[uuid.UUID, float] = {}  # clinic → when it was withdrawn
+        self.releasing: dict[uuid.UUID, int] = {}  # clinic → the round it was withdrawn in
+        self.rounds = 0
         self.draining = False
         self.ticker: Ticker | None = None
         self._tick_pending = threading.Event()
@@ -106,6 +106,7 @@ class LeaseKeeper(pykka.ThreadingActor):
             return {}
 
     def _round(self) -> dict[str, int]:
+        self.rounds += 1
         try:
             renewal = self.leases.renew(draining=self.draining)
         except Exception as error:
@@ -117,6 +118,10 @@ class LeaseKeeper(pykka.ThreadingActor):
         changes = {"acquired": 0, "released": 0, "lost": 0}
         changed = self._notice_lost(renewal, changes)
         held = dict(renewal.held)
+        for clinic_id in renewal.inactive - set(self.releasing):
+            # Deactivated: its actor stops after its current sync; the lease goes next round.
+            self.releasing[clinic_id] = self.rounds
+            changed = True
         try:
             if not self.draining:
                 changed |= self._balance(renewal, held, changes)
@@ -159,7 +164,7 @@ class LeaseKeeper(pykka.ThreadingActor):
         self, renewal: Renewal, held: dict[uuid.UUID, int], changes: dict[str, int]
     ) -> bool:
         share = math.ceil(renewal.active / max(renewal.live, 1)) if renewal.active else 0
-        keeping = len(held) - len(self.releasing)
+        keeping = len([c for c in held if c not in self.releasing])
         if keeping < share and (renewal.claimable or renewal.missing):
             if renewal.missing:
                 self.leases.ensure_rows()
@@ -186,7 +191,7 @@ class LeaseKeeper(pykka.ThreadingActor):
         candidates = sorted(c for c in held if c not in self.releasing and c not in busy)
         for clinic_id in candidates[:surplus]:
             # Withdrawn now (no new sync starts here); released next round, between syncs.
-            self.releasing[clinic_id] = time.monotonic()
+            self.releasing[clinic_id] = self.rounds
         return bool(candidates[:surplus])
 
     def _finish_releases(self, held: dict[uuid.UUID, int], changes: dict[str, int]) -> bool:
@@ -195,8 +200,10 @@ class LeaseKeeper(pykka.ThreadingActor):
         busy = self.directory.running_clinics()
         ready = [
             c
-            for c, since in self.releasing.items()
-            if c not in busy and self.directory.actor_for(c) is None and since < time.monotonic()
+            for c, withdrawn in self.releasing.items()
+            # A later round than the withdrawal: the supervisor has had its chance to stop
+            # the clinic's actor, and no sync of the clinic runs here any more.
+            if withdrawn < self.rounds and c not in busy and self.directory.actor_for(c) is None
         ]
         if not ready:
             return False

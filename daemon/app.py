@@ -204,6 +204,10 @@ class Daemon:
         """SIGHUP: reload clinic configuration now; running syncs go on."""
         if self.running is not None and self.running.watcher.is_alive():
             log.info("reloading configuration")
+            if self.running.keeper is not None and self.running.keeper.is_alive():
+                # New clinics are claimed now rather than at the next renewal; a change of
+                # the held set reloads the configuration again by itself.
+                self.running.keeper.tell(LeaseTick())
             self.running.watcher.tell(PollNow())
 
     # -- stop -----------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class Renewal:
     included unless draining), the active clinics, and what needs attention."""
 
     held: dict[uuid.UUID, int]
+    inactive: set[uuid.UUID]  # held leases of clinics deactivated since: to be given up
     live: int
     active: int
     missing: int  # active clinics with no lease row yet
@@ -66,7 +67,6 @@ WITH beat AS (
 ), renewed AS (
     UPDATE clinic_leases SET expires_at = now() + make_interval(secs => :ttl)
     WHERE owner_id = :replica
-      AND clinic_id IN (SELECT id FROM clinics WHERE is_active)
     RETURNING clinic_id, fencing_token
 )
 SELECT
@@ -79,8 +79,8 @@ SELECT
         AND NOT EXISTS (SELECT 1 FROM clinic_leases l WHERE l.clinic_id = c.id)) AS missing,
     (SELECT count(*) FROM clinic_leases l JOIN clinics c ON c.id = l.clinic_id
       WHERE c.is_active AND (l.owner_id IS NULL OR l.expires_at < now())) AS claimable,
-    (SELECT coalesce(json_agg(json_build_array(clinic_id, fencing_token)), '[]')
-       FROM renewed) AS held,
+    (SELECT coalesce(json_agg(json_build_array(r.clinic_id, r.fencing_token, c.is_active)), '[]')
+       FROM renewed r JOIN clinics c ON c.id = r.clinic_id) AS held,
     (SELECT coalesce(json_agg(json_build_array(s.clinic_id, s.id)), '[]')
        FROM schedule_syncs s JOIN renewed r ON r.clinic_id = s.clinic_id
       WHERE s.status = 'queued' AND s.queued_at < now() - make_interval(secs => :ttl / 3))
@@ -185,10 +185,13 @@ class LeaseStore:
 
     def renew(self, *, draining: bool) -> Renewal:
         row = self._execute(_RENEW, replica=self.replica_id, draining=draining, ttl=self.ttl_s)[0]
-        held = {uuid.UUID(str(c)): int(t) for c, t in _json(row.held)}
+        leases = [(uuid.UUID(str(c)), int(t), bool(a)) for c, t, a in _json(row.held)]
+        held = {c: t for c, t, _active in leases}
+        inactive = {c for c, _t, active in leases if not active}
         queued = [(uuid.UUID(str(c)), uuid.UUID(str(s))) for c, s in _json(row.queued)]
         return Renewal(
             held=held,
+            inactive=inactive,
             live=int(row.others) + (0 if draining else 1),
             active=int(row.active),
             missing=int(row.missing),

@@ -248,3 +248,43 @@ def test_replica_settings() -> None:
         Settings.from_env({"ENABLE_LEASES": "true"})
     with pytest.raises(ConfigError, match="LEASE_TTL_S"):
         Settings.from_env({"DATABASE_URL": pg_url, "LEASE_TTL_S": "0.5"})
+
+
+def test_keeper_takes_its_share_gives_up_surplus_and_deactivated_clinics(pg: Database) -> None:
+    from actors.directory import ClinicDirectory
+    from actors.lease_keeper import LeaseKeeper
+
+    clinics = add_clinics(pg, 4)
+    directory = ClinicDirectory()
+    changes: list[int] = []
+    directory.use_leases("k", TTL, lambda _c, _s: None)
+    keeper = LeaseKeeper(
+        leases=LeaseStore(pg, "k", TTL),
+        directory=directory,
+        on_change=lambda: changes.append(1),
+    )  # driven by hand: not started as an actor
+    assert directory.lease_loop_fresh() == (False, "leases not renewed yet")
+    assert keeper.tick()["acquired"] == 4
+    assert directory.held() == set(clinics) and changes
+    fresh = directory.lease_loop_fresh()
+    assert fresh is not None and fresh[0]
+    # A second replica appears: the share is 2, two clinics are withdrawn, then released.
+    LeaseStore(pg, "other", TTL).renew(draining=False)
+    keeper.tick()
+    assert len(directory.held() or ()) == 2
+    assert keeper.tick()["released"] == 2
+    assert len(LeaseStore(pg, "other", TTL).claim(4)) == 2
+    # A deactivated clinic is given up too (between syncs), without counting as lost.
+    mine = sorted(directory.held() or ())
+    with pg.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE clinics SET is_active = false WHERE id = :c"), {"c": mine[0]}
+        )
+    first = keeper.tick()
+    assert first["lost"] == 0 and directory.held() == {mine[1]}
+    assert keeper.tick()["released"] == 1
+    with pg.engine.connect() as connection:
+        owner = connection.execute(
+            text("SELECT owner_id FROM clinic_leases WHERE clinic_id = :c"), {"c": mine[0]}
+        ).scalar()
+    assert owner is None
