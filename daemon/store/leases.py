@@ -127,6 +127,16 @@ RETURNING id
 """
 )
 
+# ... and their audit rows (cases, reconciliation), which the fenced-out run cannot close.
+_CLOSE_AUDITS = text(
+    """
+UPDATE case_sync_audits
+SET status = 'interrupted', completed_at = now(),
+    duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+WHERE sync_id = ANY(:syncs) AND status = 'running'
+"""
+)
+
 _RELEASE = text(
     """
 UPDATE clinic_leases SET owner_id = NULL, expires_at = now()
@@ -218,7 +228,10 @@ class LeaseStore:
             replica=self.replica_id,
             errors=_errors("lease_lost", "the replica running this sync lost the clinic's lease"),
         )
-        return [r.id for r in rows]
+        closed = [r.id for r in rows]
+        if closed:
+            self._execute_no_rows(_CLOSE_AUDITS, syncs=closed)
+        return closed
 
     def release(self, clinic_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         if not clinic_ids:

@@ -155,9 +155,24 @@ def test_taking_a_clinic_over_closes_the_previous_owners_running_sync(
             text("UPDATE schedule_syncs SET status='running', replica_id='a' WHERE id = :i"),
             {"i": record.id},
         )
+    from daemon.store.audits import AuditRepository
+
+    audits = AuditRepository(pg)
+    audit = audits.start(
+        clinic_id=clinic,
+        sync_id=record.id,
+        sync_type="full",
+        start_date=datetime(2026, 3, 3).date(),
+        end_date=datetime(2026, 3, 4).date(),
+    )
     expire(pg, "a")
     b.claim(1)
     assert b.close_previous_runs([clinic]) == [record.id]
+    with pg.engine.connect() as connection:
+        audit_status = connection.execute(
+            text("SELECT status FROM case_sync_audits WHERE id = :i"), {"i": audit}
+        ).scalar()
+    assert audit_status == "interrupted"
     closed = store_pg.syncs.get(record.id)
     assert closed is not None and (closed.status, closed.error_code) == (
         "interrupted",
