@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from daemon.config import Settings
 from daemon.store import Database, Store
 from daemon.store.leases import (
     LEASES_CHANNEL,
+    ROWS_CHANNEL,
     WORK_CHANNEL,
     LeaseStore,
     Listener,
@@ -47,6 +49,7 @@ class Replication:
         self.keeper: pykka.ActorRef[Any] | None = None
         self.listener: Listener | None = None
         self._run_lock: RunLock | None = None
+        self._row_followers: list[Callable[[uuid.UUID], None]] = []
 
     @property
     def enabled(self) -> bool:
@@ -100,13 +103,37 @@ class Replication:
         self.keeper = LeaseKeeper.start(leases=self.leases, directory=directory, on_change=reload)
         self.keeper.ask(LeaseTick())
         keeper = self.keeper.proxy()
+
+        def route(channel: str, payload: str) -> None:
+            if channel == ROWS_CHANNEL:
+                self._row_changed(payload)
+            else:
+                keeper.notified(channel, payload)
+
         self.listener = Listener(
-            listen_url(db),
-            (LEASES_CHANNEL, WORK_CHANNEL),
-            lambda channel, payload: keeper.notified(channel, payload),
+            listen_url(db), (LEASES_CHANNEL, WORK_CHANNEL, ROWS_CHANNEL), route
         ).start()
 
     # -- while running --------------------------------------------------------------------------
+
+    def follow_rows(self, on_change: Callable[[uuid.UUID], None]) -> None:
+        """Call ``on_change(sync_id)`` when another replica announces a change of a sync's
+        row (a waiting trigger or an SSE stream here is then woken, not left to its poll)."""
+        self._row_followers.append(on_change)
+
+    def announce_row(self, sync_id: uuid.UUID) -> None:
+        """Tell the other replicas that the row of ``sync_id`` changed (after the commit)."""
+        if self.leases is not None:
+            with contextlib.suppress(Exception):  # waiters still re-read the row now and then
+                self.leases.notify(ROWS_CHANNEL, str(sync_id))
+
+    def _row_changed(self, payload: str) -> None:
+        try:
+            sync_id = uuid.UUID(payload)
+        except ValueError:
+            return
+        for follower in list(self._row_followers):
+            follower(sync_id)
 
     def claim_now(self) -> None:
         """SIGHUP: claim new clinics at once rather than at the next renewal."""
