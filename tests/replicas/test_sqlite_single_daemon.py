@@ -91,6 +91,9 @@ def test_a_second_run_on_one_sqlite_database_refuses_to_start(tmp_path: Path) ->
             assert (
                 listed.returncode == 0 and json.loads(listed.stdout)["clinics"][0]["name"] == "Only"
             )
+            status = cli("status", "--json")
+            assert status.returncode == 0, status.stderr[-2000:]
+            assert json.loads(status.stdout)
             synced = cli("sync", "inbound", "--clinic", str(clinic.id), "--json")
             assert synced.returncode == 0, synced.stderr[-2000:]
             assert json.loads(synced.stdout)["status"] == "completed"
