@@ -34,6 +34,7 @@ from daemon.dispatcher import ActorDispatcher
 from daemon.http.app import build_app
 from daemon.http.server import HttpServer
 from daemon.observability import metrics
+from daemon.replication import AlreadyServed, Replication
 from daemon.startup_checks import StartupError as StartupError  # re-exported for run_cmd
 from daemon.startup_checks import check_encryption_key
 from daemon.store import Database, SecretBox, Store
@@ -82,6 +83,7 @@ class Daemon:
         self.running: Running | None = None
         self._scheduler_loaded = threading.Event()
         self._stopped = threading.Event()
+        self.replication = Replication(settings)
 
     @property
     def port(self) -> int:
@@ -91,6 +93,10 @@ class Daemon:
 
     def start(self) -> None:
         settings = self.settings
+        try:
+            self.replication.lock()  # SQLite: one daemon per database
+        except AlreadyServed as served:
+            raise StartupError(str(served)) from None
         db = Database(settings.database_url)
         db.ping()
         if settings.auto_migrate:
@@ -104,9 +110,7 @@ class Daemon:
         check_encryption_key(store)  # stored credentials that cannot be opened: stop here
 
         # A previous process may have died mid-sync: its rows must not block the clinics.
-        swept = store.syncs.interrupt_stale(
-            heartbeat_older_than=HEARTBEAT_TIMEOUT, include_queued=True
-        )
+        swept = self.replication.sweep(store, HEARTBEAT_TIMEOUT)
         if swept:
             log.warning("marked %d sync(s) left by a previous process as interrupted", len(swept))
 
@@ -125,6 +129,7 @@ class Daemon:
             )
 
             runner = SyncRunner(store, ProviderFactory(store, pool), clock=self.clock)
+            clinic_runner = self.replication.runner(runner, store, directory)
             board = ServiceBoard()
             draining = threading.Event()
 
@@ -135,7 +140,7 @@ class Daemon:
                 return ClinicActor.start(
                     clinic,
                     store=store,
-                    runner=runner,
+                    runner=clinic_runner,
                     directory=directory,
                     supervisor=supervisor,
                     scheduler_enabled=settings.enable_scheduler,
@@ -146,9 +151,13 @@ class Daemon:
             supervisor = Supervisor.start(
                 directory=directory, board=board, start_child=start_clinic
             )
+            watchers: list[pykka.ActorRef[Any]] = []
+            # Replicas: the clinics this replica holds decide which actors the supervisor runs.
+            self.replication.start(db, directory, lambda: _reload(watchers))
             watcher = ConfigWatcher.start(
                 store=store, supervisor=supervisor, interval_s=settings.config_poll_interval_s
             )
+            watchers.append(watcher)
             first_load: dict[str, int] = watcher.ask(PollNow(), block=True)
             self._wait_for_clinics(directory, board, first_load.get("started", 0))
             self._scheduler_loaded.set()
@@ -178,10 +187,12 @@ class Daemon:
             http.start()
         except BaseException:
             # Whatever did start must not outlive a failed start-up.
+            self.replication.release()
             for ref in reversed(pykka.ActorRegistry.get_all()):
                 ref.stop(block=True, timeout=ACTOR_STOP_TIMEOUT_S)
             pool.stop()
             db.dispose()
+            self.replication.close()
             raise
         self.running = Running(
             store,
@@ -204,10 +215,7 @@ class Daemon:
         """SIGHUP: reload clinic configuration now; running syncs go on."""
         if self.running is not None and self.running.watcher.is_alive():
             log.info("reloading configuration")
-            if self.running.keeper is not None and self.running.keeper.is_alive():
-                # New clinics are claimed now rather than at the next renewal; a change of
-                # the held set reloads the configuration again by itself.
-                self.running.keeper.tell(LeaseTick())
+            self.replication.claim_now()
             self.running.watcher.tell(PollNow())
 
     # -- stop -----------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ class Daemon:
     def stop(self) -> None:
         """Drain, then tear down in reverse order; never raises, never runs past the bound."""
         if self.running is None or self._stopped.is_set():
+            self.replication.close()  # a start-up that failed early may hold the run lock
             return
         self._stopped.set()
         r = self.running
@@ -229,6 +238,7 @@ class Daemon:
         r.dispatcher.start_draining()
         r.draining.set()  # clinic actors start nothing new from here on
         _attempt("drain the supervisor", lambda: r.supervisor.ask(Drain(), timeout=ASK_TIMEOUT_S))
+        _attempt("stop taking clinic leases", self.replication.start_draining)
         self._wait_for_syncs(r.directory, began + grace)
         if r.directory.running():
             log.warning(
@@ -238,11 +248,20 @@ class Daemon:
             self._wait_for_syncs(r.directory, time.monotonic() + CANCEL_WAIT_S)
         # Bounded: with the database unreachable (not refusing), each try could hang for the
         # driver's connect timeout.
-        _attempt_within(
-            "mark unfinished syncs interrupted",
-            lambda: self._interrupt_leftovers(r.store),
-            max(deadline - time.monotonic() - 0.5, LEFTOVERS_MIN_S),
-        )
+        if self.replication.enabled:
+            # Replicas: release every lease now, so another replica takes the clinics in
+            # seconds; queued rows wait for the clinics' next owner.
+            _attempt_within(
+                "release the clinic leases",
+                self.replication.release,
+                max(deadline - time.monotonic() - 0.5, LEFTOVERS_MIN_S),
+            )
+        else:
+            _attempt_within(
+                "mark unfinished syncs interrupted",
+                lambda: self._interrupt_leftovers(r.store),
+                max(deadline - time.monotonic() - 0.5, LEFTOVERS_MIN_S),
+            )
 
         # Reverse start order; each group stopped in parallel, all under one deadline.
         _stop_all([r.sweeper, r.watcher], deadline)
@@ -264,6 +283,7 @@ class Daemon:
         r.dispatcher.close()
         _stop_all(list(reversed(pykka.ActorRegistry.get_all())), deadline, at_least_s=0.0)
         _attempt("close the database", r.store.db.dispose)
+        self.replication.close()
         log.info("pims-sync stopped in %.1f s", time.monotonic() - began)
 
     @staticmethod
@@ -332,3 +352,9 @@ def _stop_all(refs: list[pykka.ActorRef[Any]], deadline: float, at_least_s: floa
             log.warning("shutdown: %s did not stop in time; leaving it", ref)
         except Exception:
             log.warning("shutdown: %s failed while stopping", ref, exc_info=True)
+
+
+def _reload(watchers: list[pykka.ActorRef[Any]]) -> None:
+    for watcher in watchers:
+        if watcher.is_alive():
+            watcher.tell(PollNow())

@@ -158,7 +158,7 @@ class Replication:
                 self.keeper.proxy().release_everything().get(timeout=10)
             except Exception:
                 log.exception("releasing the clinic leases failed; they expire after the TTL")
-            self.keeper.stop(block=True, timeout=5)
+            self.keeper.stop(block=False)
         elif self.leases is not None:
             with contextlib.suppress(Exception):  # they expire after the TTL anyway
                 self.leases.release_all()
