@@ -71,7 +71,14 @@ def balanced(cluster: Cluster, names: set[str]) -> bool:
 
 
 def held_by_health(cluster: Cluster, names: set[str]) -> dict[str, int]:
-    return {n: int(cluster.replicas[n].health()["clinicsHeld"]) for n in names}
+    """Clinics each replica holds and serves (its clinic actors are up), per /health."""
+    counts = {}
+    for name in names:
+        health = cluster.replicas[name].health()
+        if health["clinics"] != health["clinicsHeld"]:
+            return {}
+        counts[name] = int(health["clinicsHeld"])
+    return counts
 
 
 def test_each_clinic_has_one_owner_and_the_spread_is_even(cluster: Cluster) -> None:
@@ -80,7 +87,9 @@ def test_each_clinic_has_one_owner_and_the_spread_is_even(cluster: Cluster) -> N
     assert sorted(cluster.spread().values()) == [4, 4, 4]
     # Each replica serves exactly the clinics it holds, and says so.
     wait_for(
-        lambda: held_by_health(cluster, live) == cluster.spread(), 10, "/health agrees with leases"
+        lambda: held_by_health(cluster, live) == cluster.spread(),
+        10,
+        "/health agrees with the leases, every held clinic served",
     )
     for name in live:
         health = cluster.replicas[name].health()
