@@ -43,6 +43,7 @@ from daemon.store.migrate import is_current, upgrade
 from daemon.store.types import utcnow
 from daemon.sync.providers import ProviderFactory
 from daemon.sync.runner import SyncRunner
+from daemon.sync.watch import LocalSyncWatch
 from providers.browsers.pool import BrowserPool
 
 log = logging.getLogger("pims_sync.actors")
@@ -179,8 +180,10 @@ class Daemon:
                 browser_pss=pool.pss_bytes,
                 clock=self.clock,
             )
+            watch = LocalSyncWatch()
+            self.replication.share_rows(store, watch.notify)  # replicas: rows written elsewhere
             http = HttpServer(
-                build_app(dispatcher=dispatcher, store=store, settings=settings),
+                build_app(dispatcher=dispatcher, store=store, settings=settings, watch=watch),
                 host=settings.host,
                 port=settings.port,
             )

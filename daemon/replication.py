@@ -121,6 +121,15 @@ class Replication:
         row (a waiting trigger or an SSE stream here is then woken, not left to its poll)."""
         self._row_followers.append(on_change)
 
+    def share_rows(self, store: Store, on_change: Callable[[uuid.UUID], None]) -> None:
+        """Waiting triggers and SSE streams on any replica are woken by a change of their
+        sync's row wherever it was written: this process's changes are announced to the
+        others (``NOTIFY``), and theirs reach ``on_change`` here."""
+        if self.leases is None:
+            return
+        store.syncs.on_change(self.announce_row)
+        self.follow_rows(on_change)
+
     def announce_row(self, sync_id: uuid.UUID) -> None:
         """Tell the other replicas that the row of ``sync_id`` changed (after the commit)."""
         if self.leases is not None:
