@@ -31,6 +31,9 @@ from daemon.store.leases import LEASES_CHANNEL, WORK_CHANNEL, LeaseStore, Renewa
 
 log = logging.getLogger("pims_sync.leases")
 
+#: While clinics are being handed over, the keeper looks again this soon (not a period later).
+HANDOVER_RECHECK_S = 0.3
+
 
 @dataclass(frozen=True)
 class LeaseTick:
@@ -143,7 +146,23 @@ class LeaseKeeper(pykka.ThreadingActor):
             )
             self.on_change()
         self._nudge_queued(renewal)
+        if self.releasing:
+            # A hand-over is waiting for its clinic actors to stop: look again shortly rather
+            # than a whole renewal period later.
+            self._tick_soon()
         return {**changes, "held": len(held)}
+
+    def _tick_soon(self) -> None:
+        if self._tick_pending.is_set():
+            return
+        self._tick_pending.set()
+        timer = threading.Timer(HANDOVER_RECHECK_S, self._tell_tick)
+        timer.daemon = True
+        timer.start()
+
+    def _tell_tick(self) -> None:
+        if self.actor_ref.is_alive():
+            self.actor_ref.tell(LeaseTick())
 
     def _notice_lost(self, renewal: Renewal, changes: dict[str, int]) -> bool:
         lost = [c for c, t in self.held.items() if renewal.held.get(c) != t]
