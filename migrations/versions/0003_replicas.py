@@ -1,7 +1,7 @@
 """replicas: the replica registry, clinic leases, and the cron tick of a scheduled sync
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-30 01:15:00
 
 Several daemons may share one PostgreSQL: ``clinic_leases`` says which replica serves a clinic
@@ -18,8 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-# Chained after 0001 until 0002 lands on main; then this becomes "0002".
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

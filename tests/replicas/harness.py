@@ -189,9 +189,11 @@ class Cluster:
             store.credentials.set(
                 clinic.id,
                 provider="idexx-neo",
-                username="demo",
-                password="demo-password",
-                company_id="demo-clinic",
+                fields={
+                    "username": "demo",
+                    "password": "demo-password",
+                    "company_id": "demo-clinic",
+                },
             )
             store.session_store(clinic.id).save(session, datetime.now(UTC) + timedelta(hours=6))
             if cron is not None:

@@ -38,9 +38,7 @@ def test_a_second_run_on_one_sqlite_database_refuses_to_start(tmp_path: Path) ->
         store.credentials.set(
             clinic.id,
             provider="idexx-neo",
-            username="demo",
-            password="demo-password",
-            company_id="demo-clinic",
+            fields={"username": "demo", "password": "demo-password", "company_id": "demo-clinic"},
         )
         store.session_store(clinic.id).save(
             simulator_session(simulator.url), datetime.now(UTC) + timedelta(hours=1)
