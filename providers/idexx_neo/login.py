@@ -17,12 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from playwright.async_api import Browser, BrowserContext, Page, Request
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from providers.base import (
     AuthenticationFailed,
@@ -34,6 +30,13 @@ from providers.base import (
     SessionLost,
 )
 from providers.idexx_neo.client import USER_AGENT
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, Request
+
+# Playwright is imported where a login runs, not with this module: a sync on a cached session
+# (the provider imports this module) must not pay for loading it. A login runs on a browser
+# lease, so by then the pool has loaded it anyway.
 
 log = logging.getLogger("pims_sync.auth")
 
@@ -131,6 +134,8 @@ def login_job(
 async def log_in(
     browser: Browser, base_url: str, credentials: Credentials, timeouts: LoginTimeouts
 ) -> SessionState:
+    from playwright.async_api import Error as PlaywrightError
+
     started = time.monotonic()
     context = await browser.new_context(
         user_agent=USER_AGENT, locale="en-US", viewport={"width": 1280, "height": 800}
@@ -163,6 +168,9 @@ async def log_in(
 @asynccontextmanager
 async def _step(what: str, browser: Browser) -> AsyncIterator[None]:
     """Turn Playwright's failures into ours, naming the step but never its values."""
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     try:
         yield
     except PlaywrightTimeout:
@@ -178,6 +186,8 @@ async def _step(what: str, browser: Browser) -> AsyncIterator[None]:
 async def _submit_form(
     page: Page, base_url: str, credentials: Credentials, timeouts: LoginTimeouts
 ) -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     browser = page.context.browser
     assert browser is not None
     async with _step("opening the login page", browser):
@@ -216,6 +226,9 @@ async def _judge(
     timeouts: LoginTimeouts,
     visited: list[str],
 ) -> SessionState:
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     browser = context.browser
     assert browser is not None
     marker_seen = True
