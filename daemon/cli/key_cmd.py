@@ -15,8 +15,13 @@ from daemon.cli.common import (
     table,
     usage_error,
 )
+from daemon.cli.values import text_value
 from daemon.config import Settings
 from daemon.names import PERMISSIONS
+from daemon.validation import InvalidValue
+
+#: The longest key name (the ``clinic_api_keys.name`` check constraint).
+KEY_NAME_MAX = 100
 
 
 def register(commands: Any) -> None:
@@ -49,9 +54,10 @@ def register(commands: Any) -> None:
 
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
     clinic_id = clinic_id_arg(args.clinic)
-    name = args.name.strip()
-    if not 1 <= len(name) <= 100:
-        raise usage_error("--name: must be 1 to 100 characters")
+    try:
+        name = text_value(args.name, "--name", max_length=KEY_NAME_MAX)
+    except InvalidValue as exc:
+        raise usage_error(str(exc)) from None
     if args.expires_in_days is not None and not 1 <= args.expires_in_days <= 3650:
         raise usage_error("--expires-in-days: must be an integer from 1 to 3650")
     permissions = tuple(args.permission) if args.permission else PERMISSIONS
