@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+# croniter is imported by the functions that compute fire times, not with this module: the
+# store imports ``ScheduleEntry`` from here, and a foreground ``pims-sync sync`` never reads a
+# cron, so it need not pay for loading croniter.
 
 MISFIRE_GRACE = timedelta(minutes=10)
 
@@ -51,6 +53,8 @@ def _is_repeat(moment: datetime) -> bool:
 
 def cron_is_valid(cron: str) -> bool:
     """Five fields croniter understands (whether or not it ever fires)."""
+    from croniter import croniter
+
     return len(cron.split()) == 5 and bool(croniter.is_valid(cron))
 
 
@@ -67,6 +71,8 @@ def fire_times(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
 
     Ends at once (yields nothing) for a cron that never fires or cannot be parsed.
     """
+    from croniter import croniter
+
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
     try:
@@ -98,6 +104,8 @@ def next_fire_time(cron: str, timezone: str, after: datetime) -> datetime | None
 
 def previous_fire_time(cron: str, timezone: str, before: datetime) -> datetime | None:
     """The latest fire time at or before ``before`` (within the last 400 days), else ``None``."""
+    from croniter import croniter
+
     try:
         zone = ZoneInfo(timezone)
         iterator = croniter(cron, before.astimezone(zone) + timedelta(seconds=1))
