@@ -78,7 +78,7 @@ PIMS_REQUEST_DURATION_SECONDS: Final = Histogram(
 )
 BROWSER_POOL_SIZE: Final = Gauge(
     "pims_sync_browser_pool_size",
-    "Chromium processes running in the browser pool.",
+    "Most Chromium processes the browser pool runs at once (BROWSER_POOL_SIZE).",
     registry=REGISTRY,
 )
 BROWSER_POOL_IN_USE: Final = Gauge(
