@@ -1,12 +1,8 @@
-"""Run the ezyVet simulator in a thread of its own, with its own event loop."""
+"""The ezyVet simulator as a server: its state and knobs on the shared threaded runner."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 from datetime import date
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -16,13 +12,14 @@ from providers.ezyvet.simulator.data import Dataset
 from providers.ezyvet.simulator.faults import Faults, default_knobs
 from providers.ezyvet.simulator.state import SimulatorState
 from providers.ezyvet.simulator.stats import merged
+from providers.simulation.runner import ThreadedServer
 
-START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
 DEFAULT_TIMEZONE = "Pacific/Auckland"
 
 
-class EzyVetSimulator:
+class EzyVetSimulator(ThreadedServer):
+    thread_name = "ezyvet-simulator"
+
     def __init__(
         self,
         scenario: str = "default",
@@ -38,8 +35,6 @@ class EzyVetSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.host = host
-        self._requested_port = port
         self.client_secret = client_secret
         self._state = SimulatorState(
             dataset=Dataset(scenario, today, timezone),
@@ -55,85 +50,10 @@ class EzyVetSimulator:
             partner_id=partner_id,
             client_id=client_id,
         )
-        self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_signal: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
+        super().__init__(host, port, self._state.stopping)
 
-    def start(self) -> EzyVetSimulator:
-        if self._thread is not None:
-            raise RuntimeError("simulator already started")
-        self._thread = threading.Thread(target=self._run, name="ezyvet-simulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            raise RuntimeError("simulator did not start in time")
-        if self._startup_error is not None:
-            self._thread.join(STOP_TIMEOUT_S)
-            raise RuntimeError(
-                f"simulator could not listen on {self.host}:{self._requested_port}"
-            ) from self._startup_error
-        return self
-
-    def stop(self) -> None:
-        thread, loop, signal = self._thread, self._loop, self._stop_signal
-        if thread is None:
-            return
-        self._state.stopping.set()
-        if loop is not None and signal is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(signal.set)
-        thread.join(STOP_TIMEOUT_S)
-
-    def __enter__(self) -> EzyVetSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        self._stop_signal = asyncio.Event()
-        runner = web.AppRunner(create_app(self._state), access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self.host, self._requested_port)
-            await site.start()
-            self._port = int(runner.addresses[0][1])
-        except BaseException as exc:
-            self._startup_error = exc
-            self._ready.set()
-            await runner.cleanup()
-            return
-        self._ready.set()
-        try:
-            await self._stop_signal.wait()
-        finally:
-            await runner.cleanup()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("simulator not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return f"http://{host}:{self.port}"
+    def create_app(self) -> web.Application:
+        return create_app(self._state)
 
     @property
     def dataset(self) -> Dataset:
