@@ -48,7 +48,7 @@ def _error(message: str, status: int = 400) -> web.Response:
 
 async def get_faults(request: web.Request) -> web.StreamResponse:
     # The accepted password is left out: it is a credential, even in a test tool.
-    return json_response(request.app[STATE].faults.snapshot(include_password=False))
+    return json_response(request.app[STATE].faults.snapshot(include_secret=False))
 
 
 async def set_faults(request: web.Request) -> web.StreamResponse:
@@ -57,7 +57,7 @@ async def set_faults(request: web.Request) -> web.StreamResponse:
         state.faults.update(await _json_object(request))
     except (_BadBody, FaultError) as exc:
         return _error(str(exc))
-    return json_response(state.faults.snapshot(include_password=False))
+    return json_response(state.faults.snapshot(include_secret=False))
 
 
 async def reset(request: web.Request) -> web.StreamResponse:
