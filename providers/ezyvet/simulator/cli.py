@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import sys
-import threading
 from collections.abc import Sequence
 from datetime import date
-from types import FrameType
 
 from providers.ezyvet.simulator.scenarios import SCENARIOS
 from providers.ezyvet.simulator.server import DEFAULT_TIMEZONE, EzyVetSimulator
+from providers.simulation.foreground import serve_until_signal, write_json_line
 
 DEFAULT_PORT = 3200
 
@@ -32,8 +28,8 @@ def serve_forever(
     json_output: bool,
 ) -> int:
     """Start the simulator, print where it is and its API credentials, serve until a signal."""
-    try:
-        server = EzyVetSimulator(
+    return serve_until_signal(
+        lambda: EzyVetSimulator(
             scenario=scenario,
             today=today,
             timezone=timezone,
@@ -44,60 +40,44 @@ def serve_forever(
             rate_limit_per_min=rate_limit_per_min,
             site_rate_limit_per_min=site_rate_limit_per_min,
             port=port,
-        ).start()
-    except (ValueError, RuntimeError) as exc:
-        print(f"simulator: {exc}", file=sys.stderr, flush=True)
-        return 1
-    stop = threading.Event()
-    previous: dict[signal.Signals, object] = {}
+        ),
+        _announce_json
+        if json_output
+        else lambda server: _announce(server, rate_limit_per_min, site_rate_limit_per_min),
+    )
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[signum] = signal.signal(signum, on_signal)
-        except ValueError:  # not the main thread: the caller stops us some other way
-            break
-    try:
-        # The credentials are printed on purpose: they are the simulator's own demo credentials.
-        if json_output:
-            announced = {
-                "url": server.url,
-                "partnerId": partner_id,
-                "clientId": client_id,
-                "clientSecret": client_secret,
-            }
-            sys.stdout.write(json.dumps(announced) + "\n")
-            sys.stdout.flush()
-        else:
-            dataset = server.dataset
-            print(
-                "\n".join(
-                    (
-                        f"ezyVet simulator listening on {server.url}",
-                        f"  partner id:    {partner_id}",
-                        f"  client id:     {client_id}",
-                        f"  client secret: {client_secret}",
-                        f"  scenario:      {dataset.scenario}, today {dataset.today.isoformat()} "
-                        f"({dataset.timezone})",
-                        f"  rate limits:   {rate_limit_per_min}/min per endpoint, "
-                        f"{site_rate_limit_per_min}/min per site",
-                        f"  control:       {server.url}/_sim/faults",
-                        "Press Ctrl-C to stop.",
-                    )
-                ),
-                flush=True,
-            )
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-        server.stop()
-    return 0
+# The credentials are printed on purpose: they are the simulator's own demo credentials.
+
+
+def _announce_json(server: EzyVetSimulator) -> None:
+    write_json_line(
+        {
+            "url": server.url,
+            "partnerId": server.partner_id,
+            "clientId": server.client_id,
+            "clientSecret": server.client_secret,
+        }
+    )
+
+
+def _announce(
+    server: EzyVetSimulator, rate_limit_per_min: int, site_rate_limit_per_min: int
+) -> None:
+    dataset = server.dataset
+    lines = [
+        f"ezyVet simulator listening on {server.url}",
+        f"  partner id:    {server.partner_id}",
+        f"  client id:     {server.client_id}",
+        f"  client secret: {server.client_secret}",
+        f"  scenario:      {dataset.scenario}, today {dataset.today.isoformat()} "
+        f"({dataset.timezone})",
+        f"  rate limits:   {rate_limit_per_min}/min per endpoint, "
+        f"{site_rate_limit_per_min}/min per site",
+        f"  control:       {server.url}/_sim/faults",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

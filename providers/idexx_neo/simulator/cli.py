@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import sys
-import threading
 from collections.abc import Sequence
 from datetime import date
-from types import FrameType
 
 from providers.idexx_neo.simulator.scenarios import SCENARIOS
 from providers.idexx_neo.simulator.server import SimulatorServer
+from providers.simulation.foreground import serve_until_signal, write_json_line
 
 DEFAULT_PORT = 3100
 DEFAULT_TIMEZONE = "America/Los_Angeles"
@@ -31,8 +27,8 @@ def serve_forever(
     json_output: bool,
 ) -> int:
     """Start the simulator, print where it is and how to log in, serve until a signal."""
-    try:
-        server = SimulatorServer(
+    return serve_until_signal(
+        lambda: SimulatorServer(
             scenario=scenario,
             today=today,
             timezone=timezone,
@@ -41,39 +37,22 @@ def serve_forever(
             company_id=company_id,
             latency_ms=latency_ms,
             port=port,
-        ).start()
-    except (ValueError, RuntimeError) as exc:
-        print(f"simulator: {exc}", file=sys.stderr, flush=True)
-        return 1
-
-    stop = threading.Event()
-    previous = _install_handlers(stop)
-    try:
-        _announce(server, password, json_output)
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        _restore_handlers(previous)
-        server.stop()
-    return 0
+        ),
+        lambda server: _announce(server, password, json_output),
+    )
 
 
 def _announce(server: SimulatorServer, password: str, json_output: bool) -> None:
     # The credentials are printed on purpose: they are the simulator's own demo credentials.
     if json_output:
-        line = json.dumps(
+        write_json_line(
             {
                 "url": server.url,
                 "username": server.username,
                 "password": password,
                 "companyId": server.company_id,
-            },
-            ensure_ascii=False,
+            }
         )
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
         return
     dataset = server.dataset
     lines = [
@@ -86,27 +65,6 @@ def _announce(server: SimulatorServer, password: str, json_output: bool) -> None
         "Press Ctrl-C to stop.",
     ]
     print("\n".join(lines), flush=True)
-
-
-_Handlers = dict[int, object]
-
-
-def _install_handlers(stop: threading.Event) -> _Handlers:
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous: _Handlers = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[signum] = signal.signal(signum, on_signal)
-        except ValueError:  # not the main thread: the caller stops us some other way
-            break
-    return previous
-
-
-def _restore_handlers(previous: _Handlers) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
