@@ -7,7 +7,6 @@ answer an injected failure (``fail_next`` then ``errors``), then do the real wor
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import time
@@ -20,6 +19,7 @@ from providers.ezyvet.simulator.filters import FilterError
 from providers.ezyvet.simulator.limits import reset_header
 from providers.ezyvet.simulator.scenarios import RESOURCES
 from providers.ezyvet.simulator.state import STATE, SimulatorState
+from providers.simulation.pause import pause
 
 TOKEN_PATH = "/v1/oauth/access_token"
 #: The versions each resource is served under (``/v2`` for appointments, as pims-sync reads it).
@@ -28,7 +28,6 @@ VERSIONS["appointment"] = ("v1", "v2")
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 200
 TOKEN_LIFETIME_S = 43_200
-POLL_S = 0.05
 
 
 def create_app(state: SimulatorState) -> web.Application:
@@ -49,16 +48,6 @@ def _messages(status: int, kind: str, text: str) -> web.Response:
 
 def _ok(body: Any) -> web.Response:
     return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
-
-
-async def _pause(state: SimulatorState, seconds: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not state.stopping.is_set():
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(remaining, POLL_S))
 
 
 def _limited(state: SimulatorState, endpoint: str) -> tuple[web.Response | None, dict[str, str]]:
@@ -103,7 +92,7 @@ def _same(given: str, expected: str) -> bool:
 async def access_token(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     state.stats.count("access_token")
-    await _pause(state, state.faults.get("latency_ms") / 1000)
+    await pause(state.stopping, state.faults.get("latency_ms") / 1000)
     blocked, headers = _limited(state, "access_token")
     if blocked is not None:
         return blocked
@@ -178,7 +167,7 @@ async def _list(request: web.Request, resource: str, version: str) -> web.Stream
     state = request.app[STATE]
     state.stats.count(resource)
     knobs = state.faults.snapshot()
-    await _pause(state, knobs["latency_ms"] / 1000)
+    await pause(state.stopping, knobs["latency_ms"] / 1000)
     if not state.tokens.use(_bearer(request), knobs["token_expire_after"]):
         state.stats.count("unauthorized")
         return _messages(401, "InvalidRequestException", "The access token provided is invalid")

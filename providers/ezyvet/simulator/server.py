@@ -12,12 +12,12 @@ from providers.ezyvet.simulator.data import Dataset
 from providers.ezyvet.simulator.faults import Faults, default_knobs
 from providers.ezyvet.simulator.state import SimulatorState
 from providers.ezyvet.simulator.stats import merged
-from providers.simulation.runner import ThreadedServer
+from providers.simulation.simulator import Simulator
 
 DEFAULT_TIMEZONE = "Pacific/Auckland"
 
 
-class EzyVetSimulator(ThreadedServer):
+class EzyVetSimulator(Simulator[SimulatorState]):
     thread_name = "ezyvet-simulator"
 
     def __init__(
@@ -36,7 +36,7 @@ class EzyVetSimulator(ThreadedServer):
         port: int = 0,
     ) -> None:
         self.client_secret = client_secret
-        self._state = SimulatorState(
+        state = SimulatorState(
             dataset=Dataset(scenario, today, timezone),
             faults=Faults(
                 default_knobs(
@@ -50,7 +50,7 @@ class EzyVetSimulator(ThreadedServer):
             partner_id=partner_id,
             client_id=client_id,
         )
-        super().__init__(host, port, self._state.stopping)
+        super().__init__(state, host, port)
 
     def create_app(self) -> web.Application:
         return create_app(self._state)
@@ -66,17 +66,6 @@ class EzyVetSimulator(ThreadedServer):
     @property
     def client_id(self) -> str:
         return self._state.client_id
-
-    def set_faults(self, **knobs: Any) -> None:
-        """Change the named knobs (see ``faults.py``); raises ``FaultError`` on a bad value."""
-        self._state.faults.update(knobs)
-
-    def get_faults(self) -> dict[str, Any]:
-        return self._state.faults.snapshot()
-
-    def reset(self) -> None:
-        """Default knobs, original records, zeroed counters and rate windows."""
-        self._state.reset()
 
     def revoke_tokens(self, after_calls: int | None = None) -> int:
         """Revoke every live token now, or once ``after_calls`` more API calls were served."""

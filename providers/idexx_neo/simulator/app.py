@@ -19,10 +19,11 @@ from providers.idexx_neo.simulator.catalog import BRANCHES
 from providers.idexx_neo.simulator.responses import html_response, json_response, redirect
 from providers.idexx_neo.simulator.state import STATE, SimulatorState
 from providers.idexx_neo.simulator.walltime import parse_wall_strict
+from providers.simulation.pause import POLL_S, pause
 
 SESSION_COOKIE = "neo_session"
 SECOND_FACTOR_CODE = "000000"
-HANG_POLL_S = 0.05  # how often a held request looks at the knobs again
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,24 +59,13 @@ def _injected(status: int) -> web.Response:
     return response
 
 
-async def _pause(state: SimulatorState, seconds: float) -> None:
-    """Sleep without blocking the loop, in short steps so that a stopping server need not wait."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not state.stopping.is_set():
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(remaining, HANG_POLL_S))
-
-
 async def _gate(state: SimulatorState, endpoint: str) -> web.Response | None:
     state.stats.count(endpoint)
-    await _pause(state, state.faults.get("latency_ms") / 1000)
+    await pause(state.stopping, state.faults.get("latency_ms") / 1000)
     while state.faults.hangs(endpoint):
         if state.stopping.is_set():
             return json_response({"error": "Server shutting down"}, status=503)
-        await asyncio.sleep(HANG_POLL_S)
+        await asyncio.sleep(POLL_S)
     status = state.faults.injected_status(endpoint)
     return _injected(status) if status is not None else None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from aiohttp import web
 
@@ -11,10 +10,10 @@ from providers.idexx_neo.simulator.app import create_app
 from providers.idexx_neo.simulator.data import Dataset
 from providers.idexx_neo.simulator.faults import Faults
 from providers.idexx_neo.simulator.state import SimulatorState
-from providers.simulation.runner import ThreadedServer
+from providers.simulation.simulator import Simulator
 
 
-class SimulatorServer(ThreadedServer):
+class SimulatorServer(Simulator[SimulatorState]):
     thread_name = "idexx-neo-simulator"
 
     def __init__(
@@ -29,13 +28,13 @@ class SimulatorServer(ThreadedServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._state = SimulatorState(
+        state = SimulatorState(
             dataset=Dataset(scenario, today, timezone),
             faults=Faults(password, latency_ms),
             username=username,
             company_id=company_id,
         )
-        super().__init__(host, port, self._state.stopping)
+        super().__init__(state, host, port)
 
     def create_app(self) -> web.Application:
         return create_app(self._state)
@@ -55,20 +54,6 @@ class SimulatorServer(ThreadedServer):
         return self._state.company_id
 
     # -- knobs and counters -------------------------------------------------------------------
-
-    def set_faults(self, **knobs: Any) -> None:
-        """Change the named knobs (see ``faults.py``); raises ``FaultError`` on a bad value."""
-        self._state.faults.update(knobs)
-
-    def get_faults(self) -> dict[str, Any]:
-        return self._state.faults.snapshot()
-
-    def reset_faults(self) -> None:
-        self._state.faults.reset()
-
-    def reset(self) -> None:
-        """Default knobs, original data and zeroed counters, like ``POST /_sim/reset``."""
-        self._state.reset()
 
     def stats(self) -> dict[str, int]:
         return self._state.stats.snapshot(self._state.sessions.active())

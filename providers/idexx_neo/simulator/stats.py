@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-
 from providers.idexx_neo.simulator.faults import ENDPOINTS
+from providers.simulation.counters import Counters
 
 EVENTS: tuple[str, ...] = (
     "logins",
@@ -16,22 +14,9 @@ EVENTS: tuple[str, ...] = (
 )
 
 
-class Stats:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
+class Stats(Counters):
     def snapshot(self, active_sessions: int) -> dict[str, int]:
         """Every endpoint and event name is present, zero when nothing happened yet."""
-        with self._lock:
-            result = {name: self._counts[name] for name in (*sorted(ENDPOINTS), *EVENTS)}
+        result = self.counts((*sorted(ENDPOINTS), *EVENTS))
         result["active_sessions"] = active_sessions
         return result
