@@ -1,5 +1,7 @@
-"""``/_sim/*``: drive the simulator over HTTP. No authentication (a test tool on 127.0.0.1);
-not subject to knobs, not counted."""
+"""ezyVet's own ``/_sim/*`` routes: revoke tokens, edit the records of each resource.
+
+The knob, reset, stats and info routes are ``providers.simulation.control``.
+"""
 
 from __future__ import annotations
 
@@ -9,69 +11,32 @@ from typing import Any
 from aiohttp import web
 
 from providers.ezyvet.simulator.faults import FaultError
-from providers.ezyvet.simulator.state import STATE
+from providers.ezyvet.simulator.state import STATE, SimulatorState
 from providers.ezyvet.simulator.stats import merged
+from providers.simulation import control
+from providers.simulation.control import error_response, json_object, json_response
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/_sim/faults", get_faults)
-    app.router.add_post("/_sim/faults", set_faults)
-    app.router.add_post("/_sim/reset", reset)
-    app.router.add_get("/_sim/stats", stats)
-    app.router.add_get("/_sim/info", info)
+    control.add_routes(app, STATE, stats=_stats, info=_info)
     app.router.add_post("/_sim/tokens/revoke", revoke_tokens)
     app.router.add_get("/_sim/records/{resource}", list_records)
     app.router.add_post("/_sim/records/{resource}", upsert_record)
     app.router.add_delete("/_sim/records/{resource}/{id}", delete_record)
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+def _stats(state: SimulatorState) -> dict[str, Any]:
+    return merged(state.stats.snapshot(), state.limits.peaks(), state.tokens.active())
 
 
-async def _object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise FaultError("body must be JSON") from None
-    if not isinstance(body, dict):
-        raise FaultError("body must be a JSON object")
-    return body
-
-
-async def get_faults(request: web.Request) -> web.StreamResponse:
-    return _json(request.app[STATE].faults.snapshot(include_secret=False))
-
-
-async def set_faults(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    try:
-        state.faults.update(await _object(request))
-    except FaultError as exc:
-        return _json({"error": str(exc)}, status=400)
-    return _json(state.faults.snapshot(include_secret=False))
-
-
-async def reset(request: web.Request) -> web.StreamResponse:
-    request.app[STATE].reset()
-    return _json({"ok": True})
-
-
-async def stats(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    return _json(merged(state.stats.snapshot(), state.limits.peaks(), state.tokens.active()))
-
-
-async def info(request: web.Request) -> web.StreamResponse:
-    dataset = request.app[STATE].dataset
-    return _json(
-        {
-            "scenario": dataset.scenario,
-            "today": dataset.today.isoformat(),
-            "timezone": dataset.timezone,
-            "landmarks": dataset.landmarks,
-        }
-    )
+def _info(state: SimulatorState) -> dict[str, Any]:
+    dataset = state.dataset
+    return {
+        "scenario": dataset.scenario,
+        "today": dataset.today.isoformat(),
+        "timezone": dataset.timezone,
+        "landmarks": dataset.landmarks,
+    }
 
 
 async def revoke_tokens(request: web.Request) -> web.StreamResponse:
@@ -79,14 +44,14 @@ async def revoke_tokens(request: web.Request) -> web.StreamResponse:
     tokens = request.app[STATE].tokens
     if request.can_read_body:
         try:
-            after = (await _object(request)).get("after")
+            after = (await json_object(request)).get("after")
         except FaultError as exc:
-            return _json({"error": str(exc)}, status=400)
+            return error_response(str(exc))
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            return _json({"error": "after must be an integer >= 0"}, status=400)
+            return error_response("after must be an integer >= 0")
         tokens.revoke_after(after)
-        return _json({"revokeAfter": after})
-    return _json({"revoked": tokens.revoke_all()})
+        return json_response({"revokeAfter": after})
+    return json_response({"revoked": tokens.revoke_all()})
 
 
 def _resource(request: web.Request) -> str:
@@ -97,16 +62,16 @@ def _resource(request: web.Request) -> str:
 
 
 async def list_records(request: web.Request) -> web.StreamResponse:
-    return _json(request.app[STATE].dataset.records(_resource(request)))
+    return json_response(request.app[STATE].dataset.records(_resource(request)))
 
 
 async def upsert_record(request: web.Request) -> web.StreamResponse:
     resource = _resource(request)
     try:
-        key = request.app[STATE].dataset.upsert(resource, await _object(request))
+        key = request.app[STATE].dataset.upsert(resource, await json_object(request))
     except (FaultError, ValueError) as exc:
-        return _json({"error": str(exc)}, status=400)
-    return _json({"id": key})
+        return error_response(str(exc))
+    return json_response({"id": key})
 
 
 async def delete_record(request: web.Request) -> web.StreamResponse:
@@ -114,7 +79,7 @@ async def delete_record(request: web.Request) -> web.StreamResponse:
     try:
         key = int(request.match_info["id"])
     except ValueError:
-        return _json({"error": "id must be a whole number"}, status=400)
+        return error_response("id must be a whole number")
     if not request.app[STATE].dataset.remove(resource, key):
-        return _json({"error": f"no {resource} {key}"}, status=404)
+        return error_response(f"no {resource} {key}", status=404)
     return web.Response(status=204)

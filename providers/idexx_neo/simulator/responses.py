@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import json
-from typing import Any
-
 from aiohttp import web
 
-# Real servers send UTF-8 as is; escaping "Zoë" as "Zo\u00eb" would hide encoding bugs.
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
+from providers.simulation.control import json_response
 
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=_dumps)
+__all__ = ["html_response", "json_response", "redirect"]
 
 
 def html_response(markup: str, status: int = 200) -> web.Response:
