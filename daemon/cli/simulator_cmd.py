@@ -65,32 +65,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timezone = timezone_name(args.timezone or defaults["timezone"], "--timezone")
     except InvalidValue as exc:
         raise usage_error(str(exc)) from None
+    # What every simulator takes; the rest are the provider's own credentials and limits.
+    common: dict[str, Any] = {
+        "port": port,
+        "scenario": args.scenario,
+        "today": today,
+        "timezone": timezone,
+        "latency_ms": args.latency_ms,
+        "json_output": args.json,
+    }
     if args.provider == "ezyvet":
         from providers.ezyvet.simulator.cli import serve_forever as serve_ezyvet
 
         return serve_ezyvet(
-            port=port,
-            scenario=args.scenario,
-            today=today,
-            timezone=timezone,
+            **common,
             partner_id=args.partner_id,
             client_id=args.client_id,
             client_secret=args.client_secret,
-            latency_ms=args.latency_ms,
             rate_limit_per_min=args.rate_limit_per_min,
             site_rate_limit_per_min=args.site_rate_limit_per_min,
-            json_output=args.json,
         )
     from providers.idexx_neo.simulator.cli import serve_forever
 
     return serve_forever(
-        port=port,
-        scenario=args.scenario,
-        today=today,
-        timezone=timezone,
+        **common,
         username=args.username,
         password=args.password,
         company_id=args.company_id or None,
-        latency_ms=args.latency_ms,
-        json_output=args.json,
     )

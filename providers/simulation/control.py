@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from datetime import date
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -21,6 +22,27 @@ State = TypeVar("State", bound=SimulatorState)
 
 # Real servers send UTF-8 as is; escaping "Zoë" as "Zo\u00eb" would hide encoding bugs.
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+class Scenario(Protocol):
+    """What ``/_sim/info`` tells of any simulator's data."""
+
+    @property
+    def scenario(self) -> str: ...
+
+    @property
+    def today(self) -> date: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+def scenario_info(dataset: Scenario) -> dict[str, Any]:
+    return {
+        "scenario": dataset.scenario,
+        "today": dataset.today.isoformat(),
+        "timezone": dataset.timezone,
+    }
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

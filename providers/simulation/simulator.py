@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
+
+from aiohttp import web
 
 from providers.simulation.knobs import Knobs
 from providers.simulation.runner import ThreadedServer
@@ -25,9 +28,19 @@ State = TypeVar("State", bound=SimulatorState)
 
 
 class Simulator(ThreadedServer, Generic[State]):
-    def __init__(self, state: State, host: str, port: int) -> None:
+    def __init__(
+        self,
+        state: State,
+        app_factory: Callable[[State], web.Application],
+        host: str,
+        port: int,
+    ) -> None:
         super().__init__(host, port, state.stopping)
         self._state = state
+        self._app_factory = app_factory
+
+    def create_app(self) -> web.Application:
+        return self._app_factory(self._state)
 
     def set_faults(self, **knobs: Any) -> None:
         """Change the named knobs (see the PIMS's ``faults.py``); raises ``FaultError`` on a bad

@@ -14,7 +14,12 @@ from providers.ezyvet.simulator.faults import FaultError
 from providers.ezyvet.simulator.state import STATE, SimulatorState
 from providers.ezyvet.simulator.stats import merged
 from providers.simulation import control
-from providers.simulation.control import error_response, json_object, json_response
+from providers.simulation.control import (
+    error_response,
+    json_object,
+    json_response,
+    scenario_info,
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -30,13 +35,8 @@ def _stats(state: SimulatorState) -> dict[str, Any]:
 
 
 def _info(state: SimulatorState) -> dict[str, Any]:
-    dataset = state.dataset
-    return {
-        "scenario": dataset.scenario,
-        "today": dataset.today.isoformat(),
-        "timezone": dataset.timezone,
-        "landmarks": dataset.landmarks,
-    }
+    # Landmarks name the records each edge case lives in, for tests in another process.
+    return {**scenario_info(state.dataset), "landmarks": state.dataset.landmarks}
 
 
 async def revoke_tokens(request: web.Request) -> web.StreamResponse:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from aiohttp import web
-
 from providers.ezyvet.simulator.app import create_app
 from providers.ezyvet.simulator.data import Dataset
 from providers.ezyvet.simulator.faults import Faults, default_knobs
@@ -50,10 +48,7 @@ class EzyVetSimulator(Simulator[SimulatorState]):
             partner_id=partner_id,
             client_id=client_id,
         )
-        super().__init__(state, host, port)
-
-    def create_app(self) -> web.Application:
-        return create_app(self._state)
+        super().__init__(state, create_app, host, port)
 
     @property
     def dataset(self) -> Dataset:

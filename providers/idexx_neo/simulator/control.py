@@ -5,17 +5,20 @@ The knob, reset, stats and info routes are ``providers.simulation.control``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from providers.idexx_neo.simulator.state import STATE, SimulatorState
 from providers.simulation import control
-from providers.simulation.control import error_response, json_object, json_response
+from providers.simulation.control import (
+    error_response,
+    json_object,
+    json_response,
+    scenario_info,
+)
 
 
 def add_routes(app: web.Application) -> None:
-    control.add_routes(app, STATE, stats=_stats, info=_info)
+    control.add_routes(app, STATE, stats=_stats, info=lambda state: scenario_info(state.dataset))
     app.router.add_get("/_sim/events", list_events)
     app.router.add_post("/_sim/events", upsert_event)
     app.router.add_delete("/_sim/events/{appointment_id}", delete_event)
@@ -24,15 +27,6 @@ def add_routes(app: web.Application) -> None:
 
 def _stats(state: SimulatorState) -> dict[str, int]:
     return state.stats.snapshot(state.sessions.active())
-
-
-def _info(state: SimulatorState) -> dict[str, Any]:
-    dataset = state.dataset
-    return {
-        "scenario": dataset.scenario,
-        "today": dataset.today.isoformat(),
-        "timezone": dataset.timezone,
-    }
 
 
 async def list_events(request: web.Request) -> web.StreamResponse:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from aiohttp import web
-
 from providers.idexx_neo.simulator.app import create_app
 from providers.idexx_neo.simulator.data import Dataset
 from providers.idexx_neo.simulator.faults import Faults
@@ -34,10 +32,7 @@ class SimulatorServer(Simulator[SimulatorState]):
             username=username,
             company_id=company_id,
         )
-        super().__init__(state, host, port)
-
-    def create_app(self) -> web.Application:
-        return create_app(self._state)
+        super().__init__(state, create_app, host, port)
 
     # -- what ---------------------------------------------------------------------------------
 
