@@ -11,7 +11,6 @@ three, and every random choice goes through one ``random.Random`` in a fixed ord
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from providers.ezyvet.simulator import catalog as c
+from providers.simulation.seeding import check_scenario, seeded_random
 
 SCENARIOS: tuple[str, ...] = ("default", "scale")
 RESOURCES: tuple[str, ...] = (
@@ -57,10 +57,8 @@ class Built:
 
 
 def build(scenario: str, today: date, timezone: str) -> Built:
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    digest = hashlib.sha256(f"ezyvet|{scenario}|{today.isoformat()}|{timezone}".encode()).digest()
-    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    check_scenario(scenario, SCENARIOS)
+    rng = seeded_random(f"ezyvet|{scenario}|{today.isoformat()}|{timezone}")
     builder = _Default if scenario == "default" else _Scale
     return builder(rng, today, ZoneInfo(timezone)).build()
 

@@ -6,7 +6,6 @@ a hash of the three, and every random choice goes through one ``random.Random`` 
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -15,6 +14,7 @@ from typing import Any
 from providers.idexx_neo.simulator import catalog
 from providers.idexx_neo.simulator.catalog import AppointmentType, Column, Vet
 from providers.idexx_neo.simulator.walltime import at, format_wall
+from providers.simulation.seeding import check_scenario, seeded_random
 
 SCENARIOS: tuple[str, ...] = ("default", "scale")
 
@@ -61,10 +61,8 @@ class Built:
 
 
 def build(scenario: str, today: date, timezone: str) -> Built:
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    digest = hashlib.sha256(f"{scenario}|{today.isoformat()}|{timezone}".encode()).digest()
-    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    check_scenario(scenario, SCENARIOS)
+    rng = seeded_random(f"{scenario}|{today.isoformat()}|{timezone}")
     builder = _DefaultScenario if scenario == "default" else _ScaleScenario
     return builder(rng, today).build()
 
