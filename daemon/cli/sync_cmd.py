@@ -185,7 +185,15 @@ def _stop_on_term(cancel: threading.Event) -> Iterator[None]:
 
 
 def _watch(store: Store, sync_id: uuid.UUID, worker: threading.Thread, kind: str) -> None:
-    """Draw the row's progress on stderr until the worker thread ends."""
+    """Draw the row's progress on stderr until the worker thread ends.
+
+    Only for a person at a terminal: a script or a log collector reading stderr gets no bar, and
+    the sync is then not slowed by reading its own row four times a second to draw one.
+    """
+    if not sys.stderr.isatty():
+        while worker.is_alive():
+            worker.join(POLL_S)  # returns as soon as the sync ends; Ctrl-C still reaches us
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
