@@ -326,7 +326,8 @@ def _outcome_of(error: BaseException) -> str:
     if isinstance(error, NotFound):
         return "not_found"
     if isinstance(error, BadRequest):
-        return "rejected"
+        # The label IDEXX Neo uses too: a refused request is not a PIMS failure for the alerts.
+        return "bad_request"
     if isinstance(error, UnexpectedPayload):
         return "bad_payload"
     if isinstance(error, asyncio.CancelledError):

@@ -21,9 +21,11 @@ from providers.base import (
     Consultation,
     Credentials,
     MemorySessionStore,
+    NullObserver,
     ProviderContext,
     ProviderError,
     ProviderSettings,
+    RequestObserver,
 )
 from providers.ezyvet.client import ClientSettings, RetryPolicy
 from providers.ezyvet.pacing import PacingSettings
@@ -103,6 +105,7 @@ def make(
     settings: EzyVetSettings | None = None,
     provider_settings: ProviderSettings | None = None,
     max_concurrency: int = 5,
+    observer: RequestObserver | None = None,
 ) -> Made:
     store = store or MemorySessionStore()
     context = ProviderContext(
@@ -112,6 +115,7 @@ def make(
         session_store=store,
         max_concurrency=max_concurrency,
         settings=provider_settings or ProviderSettings(),
+        observer=observer or NullObserver(),
     )
     return Made(EzyVetProvider(context, settings or fast()), store, creds or credentials())
 

@@ -9,6 +9,7 @@ import pytest
 from providers.base import BadRequest, NotFound, PimsUnavailable
 from providers.ezyvet.simulator import EzyVetSimulator
 from tests.ezyvet.conftest import SCALE_START, TODAY, fast, fetch_all, make, run
+from tests.providers.conftest import RecordingObserver
 
 WEEK = TODAY - timedelta(days=7)
 AHEAD = TODAY + timedelta(days=13)
@@ -57,7 +58,8 @@ def test_a_lasting_outage_is_unavailable_never_empty(sim: EzyVetSimulator) -> No
 @pytest.mark.parametrize("status", [400, 403, 422])
 def test_a_4xx_is_a_bad_request_and_never_retried(sim: EzyVetSimulator, status: int) -> None:
     sim.set_faults(fail_next={"appointment": [status, status]})
-    made = make(sim.url)
+    observer = RecordingObserver()
+    made = make(sim.url, observer=observer)
 
     async def go() -> str:
         async with made.provider as provider:
@@ -68,6 +70,8 @@ def test_a_4xx_is_a_bad_request_and_never_retried(sim: EzyVetSimulator, status: 
 
     assert run(go()) == "pims_bad_request"
     assert sim.stats()["appointment"] == 1
+    # The same metrics outcome as IDEXX Neo's refusals (docs/observability.md): not an outage.
+    assert [o for e, o in observer.requests if e == "appointment"] == ["bad_request"]
 
 
 def test_an_empty_answer_is_passed_on_as_empty(sim: EzyVetSimulator) -> None:
