@@ -19,7 +19,9 @@ as_root() {
     say "need root to run: $*"; exit 1; fi
 }
 
-has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# grep reads to the end (no -q): under pipefail, an early exit would SIGPIPE apt-cache and turn
+# a package that is there into one that is not, at random.
+has_candidate() { apt-cache policy "$1" 2>/dev/null | grep 'Candidate: [^(]' >/dev/null; }
 
 missing=()  # needed: installed whatever it takes
 optional=() # wanted where this Debian release has them
