@@ -198,12 +198,7 @@ def parse_event(raw: Any, zone: tzinfo, *, index: int = 0) -> Appointment | None
     ends_at = to_clinic_time(wall_end, zone)
     # Compare instants: Python compares two datetimes of the same zone by wall time alone.
     if ends_at.astimezone(UTC) < starts_at.astimezone(UTC):
-        if wall_start.tzinfo is None and wall_end.tzinfo is None and wall_end >= wall_start:
-            # Both ends fell in or around a spring-forward gap and the start moved forward
-            # past the end: the event has no real duration left.
-            ends_at = starts_at
-        else:
-            raise UnexpectedPayload(f"{where}: field 'end' is before 'start'")
+        ends_at = _end_after_start(wall_start, wall_end, starts_at, zone, where)
 
     raw_status = _first_status(raw, where)
     first_name = _text(raw, "first_name", "firstName", where=where)
@@ -239,6 +234,25 @@ def parse_event(raw: Any, zone: tzinfo, *, index: int = 0) -> Appointment | None
         reason=_text(raw, "reason", where=where),
         title=_text(raw, "title", where=where),
     )
+
+
+def _end_after_start(
+    wall_start: datetime, wall_end: datetime, starts_at: datetime, zone: tzinfo, where: str
+) -> datetime:
+    """The end of an event whose end, read as the first occurrence of its wall time, falls
+    before its start. Two DST cases make that a real event; anything else is refused."""
+    if wall_start.tzinfo is None and wall_end.tzinfo is None:
+        if wall_end >= wall_start:
+            # Both ends fell in or around a spring-forward gap and the start moved forward
+            # past the end: the event has no real duration left.
+            return starts_at
+        # The event crosses a fall-back change: it starts in the first pass of the repeated
+        # hour and ends in the second, so its end reads earlier on the wall clock
+        # (01:45 daylight time + 30 minutes = 01:15 standard time).
+        second_pass = wall_end.replace(tzinfo=zone, fold=1)
+        if second_pass.astimezone(UTC) >= starts_at.astimezone(UTC):
+            return second_pass
+    raise UnexpectedPayload(f"{where}: field 'end' is before 'start'")
 
 
 def _first_status(raw: Mapping[str, Any], where: str) -> str | None:
