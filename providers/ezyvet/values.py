@@ -12,6 +12,7 @@ from typing import Any
 
 from providers.base import UnexpectedPayload
 
+NUL = "\x00"
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no", ""})
 
@@ -95,7 +96,9 @@ def text(raw: Mapping[str, Any], field: str, where: str) -> str | None:
         value = str(int(value)) if float(value).is_integer() else str(value)
     if not isinstance(value, str):
         raise _bad(where, field, "text")
-    return value.strip() or None
+    # A NUL (pasted into a note from another program) means nothing, and PostgreSQL refuses it
+    # in text and JSON: kept, it failed the whole write batch there while SQLite stored it.
+    return value.replace(NUL, "").strip() or None
 
 
 def object_list(raw: Mapping[str, Any], field: str, where: str) -> list[Mapping[str, Any]]:

@@ -29,6 +29,7 @@ from providers.base import (
 from providers.idexx_neo.statuses import normalize_status
 
 ENVELOPE_KEYS = ("appointments", "data", "events")
+NUL = "\x00"
 
 _TRUE_STRINGS = frozenset({"true", "1", "yes"})
 _FALSE_STRINGS = frozenset({"false", "0", "no", ""})
@@ -59,7 +60,9 @@ def _text(raw: Mapping[str, Any], *keys: str, where: str) -> str | None:
         value = str(int(value)) if float(value).is_integer() else str(value)
     if not isinstance(value, str):
         raise UnexpectedPayload(f"{where}: field {key!r} is {type(value).__name__}, expected text")
-    value = value.strip()
+    # A NUL (pasted into a note from another program) means nothing, and PostgreSQL refuses it
+    # in text and JSON: kept, it failed the whole write batch there while SQLite stored it.
+    value = value.replace(NUL, "").strip()
     return value or None
 
 
