@@ -17,6 +17,21 @@ _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no", ""})
 
 
+def storable(text: str) -> str:
+    """``text`` without what no database can store: NUL characters (PostgreSQL refuses them in
+    text and JSON; SQLite keeps them, so one pasted into a note failed the whole write batch on
+    PostgreSQL only) and halves of UTF-16 surrogate pairs (an emoji cut in two by a JavaScript
+    substring and sent escaped in valid JSON; no UTF-8 encoder takes one, so a single such name
+    failed the whole calendar write), which become U+FFFD."""
+    if NUL in text:
+        text = text.replace(NUL, "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def _bad(where: str, field: str, expected: str) -> UnexpectedPayload:
     return UnexpectedPayload(f"ezyVet {where}: field {field!r} is not {expected}")
 
@@ -96,9 +111,7 @@ def text(raw: Mapping[str, Any], field: str, where: str) -> str | None:
         value = str(int(value)) if float(value).is_integer() else str(value)
     if not isinstance(value, str):
         raise _bad(where, field, "text")
-    # A NUL (pasted into a note from another program) means nothing, and PostgreSQL refuses it
-    # in text and JSON: kept, it failed the whole write batch there while SQLite stored it.
-    return value.replace(NUL, "").strip() or None
+    return storable(value).strip() or None
 
 
 def object_list(raw: Mapping[str, Any], field: str, where: str) -> list[Mapping[str, Any]]:

@@ -35,6 +35,21 @@ _TRUE_STRINGS = frozenset({"true", "1", "yes"})
 _FALSE_STRINGS = frozenset({"false", "0", "no", ""})
 
 
+def storable(text: str) -> str:
+    """``text`` without what no database can store: NUL characters (PostgreSQL refuses them in
+    text and JSON; SQLite keeps them, so one pasted into a note failed the whole write batch on
+    PostgreSQL only) and halves of UTF-16 surrogate pairs (an emoji cut in two by a JavaScript
+    substring and sent escaped in valid JSON; no UTF-8 encoder takes one, so a single such name
+    failed the whole calendar write), which become U+FFFD."""
+    if NUL in text:
+        text = text.replace(NUL, "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 # ---------------------------------------------------------------------------------------------
 # Field readers. ``where`` names the event or object for error messages.
 
@@ -60,9 +75,7 @@ def _text(raw: Mapping[str, Any], *keys: str, where: str) -> str | None:
         value = str(int(value)) if float(value).is_integer() else str(value)
     if not isinstance(value, str):
         raise UnexpectedPayload(f"{where}: field {key!r} is {type(value).__name__}, expected text")
-    # A NUL (pasted into a note from another program) means nothing, and PostgreSQL refuses it
-    # in text and JSON: kept, it failed the whole write batch there while SQLite stored it.
-    value = value.replace(NUL, "").strip()
+    value = storable(value).strip()
     return value or None
 
 

@@ -1,5 +1,5 @@
-"""ezyVet text values lose any NUL character (PostgreSQL refuses it in text and JSON; see
-``tests/sync/test_nul_characters.py`` for what it did to a sync)."""
+"""ezyVet text values lose what no database stores: NUL characters and halves of surrogate
+pairs (see ``tests/sync/test_unstorable_text.py`` for what they did to a sync)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ from providers.ezyvet import payloads, values
 def test_text_drops_nul_characters() -> None:
     assert values.text({"notes": "Ate\x00 a sock\x00"}, "notes", "assessment 1") == "Ate a sock"
     assert values.text({"notes": "\x00"}, "notes", "assessment 1") is None
+
+
+def test_text_replaces_half_a_surrogate_pair_and_keeps_whole_ones() -> None:
+    raw = {"notes": "Good boy \ud83d\ude00 \ud83d"}
+    assert values.text(raw, "notes", "assessment 1") == "Good boy \U0001f600 \ufffd"
 
 
 def test_a_consultation_note_with_a_nul_is_read_without_it() -> None:
