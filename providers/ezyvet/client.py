@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -29,16 +28,15 @@ import yarl
 from providers.base import (
     AuthenticationFailed,
     BadRequest,
-    NotFound,
     NullObserver,
     PimsUnavailable,
-    ProviderError,
     RequestObserver,
     UnexpectedPayload,
 )
 from providers.ezyvet import facts
 from providers.ezyvet.pacing import PacingSettings, SitePacer, WaitBudget
 from providers.ezyvet.token import Token, TokenKeeper
+from providers.transport import AttemptFailed, Transient, http_session, observed, wire_failures
 
 log = logging.getLogger("pims_sync.pims")
 
@@ -70,21 +68,19 @@ class ClientSettings:
     page_limit: int = facts.PAGE_LIMIT
 
 
-class _Unauthorized(Exception):
-    pass
+class _Unauthorized(AttemptFailed):
+    """A 401: the token is renewed once and the request sent again."""
+
+    def __init__(self) -> None:
+        super().__init__("unauthorized", "HTTP 401")
 
 
-class _Throttled(Exception):
+class _Throttled(AttemptFailed):
+    """A 429: the whole site waits, then the request goes again (not one of the retries)."""
+
     def __init__(self, reset_s: float | None) -> None:
-        super().__init__("HTTP 429")
+        super().__init__("rate_limited", "HTTP 429")
         self.reset_s = reset_s
-
-
-class _Transient(Exception):
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
 
 
 def encode_filter(value: Any) -> str:
@@ -148,11 +144,8 @@ class EzyVetClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(
-                total=self.settings.total_timeout_s, connect=self.settings.connect_timeout_s
-            )
-            self._session = aiohttp.ClientSession(
-                timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+            self._session = http_session(
+                self.settings.connect_timeout_s, self.settings.total_timeout_s
             )
         return self._session
 
@@ -228,7 +221,7 @@ class EzyVetClient:
                 # Not a retry: the whole site waits, then this request goes again.
                 self.pacer.pause(throttled.reset_s)
                 log.info("ezyVet rate limit hit; pausing the site", extra={"endpoint": endpoint})
-            except _Transient as error:
+            except Transient as error:
                 if retry_number >= policy.retries:
                     raise PimsUnavailable(
                         f"ezyVet {endpoint} failed after {retry_number + 1} attempts: "
@@ -261,16 +254,9 @@ class EzyVetClient:
         async with self._semaphore:
             while (wait := self.pacer.reserve(endpoint)) > 0:
                 await self.budget.wait(wait, f"{endpoint} limit")
-            started = time.monotonic()
-            outcome = "ok"
             self.requests += 1
-            try:
-                return await self._exchange(endpoint, method, url, headers, body)
-            except BaseException as error:
-                outcome = _outcome_of(error)
-                raise
-            finally:
-                self._observer.on_request(endpoint, outcome, time.monotonic() - started)
+            exchange = self._exchange(endpoint, method, url, headers, body)
+            return await observed(self._observer, endpoint, exchange)
 
     async def _exchange(
         self,
@@ -280,7 +266,7 @@ class EzyVetClient:
         headers: dict[str, str],
         body: Mapping[str, str] | None,
     ) -> Any:
-        try:
+        with wire_failures():
             async with self._http().request(
                 method, url, headers=headers, json=body, allow_redirects=False
             ) as response:
@@ -288,7 +274,7 @@ class EzyVetClient:
                 if status == 429:
                     raise _Throttled(_reset_after(response))
                 if status >= 500:
-                    raise _Transient("server_error", f"HTTP {status}")
+                    raise Transient("server_error", f"HTTP {status}")
                 if endpoint == "access_token" and status in (400, 401):
                     raise AuthenticationFailed(
                         f"ezyVet refused the API credentials (HTTP {status})"
@@ -302,39 +288,10 @@ class EzyVetClient:
                 if status >= 400 or 300 <= status < 400:
                     raise BadRequest(f"ezyVet {endpoint} refused the request (HTTP {status})")
                 raw = await response.read()
-        except TimeoutError:
-            raise _Transient("timeout", "timeout") from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
-            raise _Transient(
-                "connection_error", f"connection error ({type(error).__name__})"
-            ) from None
         try:
             return json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise UnexpectedPayload(f"ezyVet {endpoint} answered with unreadable JSON") from None
-
-
-def _outcome_of(error: BaseException) -> str:
-    if isinstance(error, _Transient):
-        return error.kind
-    if isinstance(error, _Throttled):
-        return "rate_limited"
-    if isinstance(error, _Unauthorized):
-        return "unauthorized"
-    if isinstance(error, AuthenticationFailed):
-        return "auth_failed"
-    if isinstance(error, NotFound):
-        return "not_found"
-    if isinstance(error, BadRequest):
-        # The label IDEXX Neo uses too: a refused request is not a PIMS failure for the alerts.
-        return "bad_request"
-    if isinstance(error, UnexpectedPayload):
-        return "bad_payload"
-    if isinstance(error, asyncio.CancelledError):
-        return "cancelled"
-    if isinstance(error, ProviderError):
-        return error.code
-    return "error"
 
 
 def _reset_after(response: aiohttp.ClientResponse) -> float | None:

@@ -31,6 +31,7 @@ from providers.base import (
     SessionLost,
     UnexpectedPayload,
 )
+from providers.transport import Transient, http_session, observed, wire_failures
 
 log = logging.getLogger("pims_sync.pims")
 
@@ -86,16 +87,6 @@ class _Cookie:
     domain: str
     path: str
     expires: float
-
-
-class _Transient(Exception):
-    """One attempt failed in a way that a later attempt may not. ``kind`` is the metrics label."""
-
-    def __init__(self, kind: str, reason: str, retry_after_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.retry_after_s = retry_after_s
 
 
 class NeoJsonClient:
@@ -179,13 +170,10 @@ class NeoJsonClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(
-                total=self._settings.total_timeout_s, connect=self._settings.connect_timeout_s
-            )
             # Cookies are sent by hand (see _cookie_header): aiohttp's jar refuses cookies for
             # IP hosts and would also keep whatever a login page sets.
-            self._session = aiohttp.ClientSession(
-                timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+            self._session = http_session(
+                self._settings.connect_timeout_s, self._settings.total_timeout_s
             )
         return self._session
 
@@ -205,7 +193,7 @@ class NeoJsonClient:
         while True:
             try:
                 return await self._attempt(endpoint, url, path)
-            except _Transient as error:
+            except Transient as error:
                 if retry_number >= policy.retries:
                     raise PimsUnavailable(
                         f"IDEXX Neo {endpoint} failed after {retry_number + 1} attempts: "
@@ -231,18 +219,10 @@ class NeoJsonClient:
             cookie_header = self._cookie_header(path)
             if cookie_header:
                 headers["Cookie"] = cookie_header
-            started = time.monotonic()
-            outcome = "ok"
-            try:
-                return await self._exchange(endpoint, url, headers)
-            except BaseException as error:
-                outcome = _outcome_of(error)
-                raise
-            finally:
-                self._observer.on_request(endpoint, outcome, time.monotonic() - started)
+            return await observed(self._observer, endpoint, self._exchange(endpoint, url, headers))
 
     async def _exchange(self, endpoint: str, url: yarl.URL, headers: dict[str, str]) -> Any:
-        try:
+        with wire_failures():
             async with self._http().get(url, headers=headers, allow_redirects=False) as response:
                 status = response.status
                 self._absorb_set_cookie(response)
@@ -255,37 +235,14 @@ class NeoJsonClient:
                 if status == 404:
                     raise NotFound(f"IDEXX Neo {endpoint}: not found (HTTP 404)")
                 if status == 429:
-                    raise _Transient("rate_limited", "HTTP 429", _retry_after(response))
+                    raise Transient("rate_limited", "HTTP 429", _retry_after(response))
                 if status in _RETRYABLE_STATUS:
-                    raise _Transient("server_error", f"HTTP {status}", _retry_after(response))
+                    raise Transient("server_error", f"HTTP {status}", _retry_after(response))
                 if status >= 400:
                     raise RequestRejected(f"IDEXX Neo {endpoint} rejected the request ({status})")
                 raw = await response.read()
                 content_type = response.headers.get("Content-Type", "").lower()
-        except TimeoutError:
-            raise _Transient("timeout", "timeout") from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
-            raise _Transient(
-                "connection_error", f"connection error ({type(error).__name__})"
-            ) from None
         return _decode(endpoint, raw, content_type)
-
-
-def _outcome_of(error: BaseException) -> str:
-    if isinstance(error, _Transient):
-        return error.kind
-    if isinstance(error, SessionExpired):
-        return "session_expired"
-    if isinstance(error, NotFound):
-        return "not_found"
-    if isinstance(error, UnexpectedPayload):
-        return "bad_payload"
-    if isinstance(error, RequestRejected):
-        # Its own label: a refused request is not a PIMS failure for the outage alerts.
-        return "bad_request"
-    if isinstance(error, asyncio.CancelledError):
-        return "cancelled"
-    return "error"
 
 
 def _retry_after(response: aiohttp.ClientResponse) -> float | None:

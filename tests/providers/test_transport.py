@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -35,6 +36,7 @@ from providers.ezyvet.token import TokenKeeper
 from providers.idexx_neo.client import ClientSettings as NeoSettings
 from providers.idexx_neo.client import NeoJsonClient, RequestRejected, SessionExpired
 from providers.idexx_neo.client import RetryPolicy as NeoRetry
+from providers.transport import outcome_of
 from tests.providers.conftest import RecordingObserver, run
 
 TIMEOUT_S = 0.5
@@ -356,3 +358,8 @@ async def cancel_once_arrived(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_an_unforeseen_failure_is_counted_as_error() -> None:
+    assert outcome_of(aiohttp.ClientResponseError(None, (), status=400)) == "error"  # type: ignore[arg-type]
+    assert outcome_of(RuntimeError("bug")) == "error"

@@ -1,0 +1,104 @@
+"""One HTTP attempt to a PIMS: what its failure means, and how it is counted.
+
+Every PIMS client sends its requests with aiohttp and sorts what can go wrong the same way. A
+timeout or a broken connection may go through on another attempt (:class:`Transient`); a failure
+the client deals with itself — retried, waited out, a token renewed — stays an
+:class:`AttemptFailed` that never reaches the caller; everything else is a provider error of
+:mod:`providers.base`. Each attempt is reported once, with the outcome label of
+``pims_sync_pims_requests_total`` (docs/observability.md) that :func:`outcome_of` gives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import aiohttp
+
+from providers.base import (
+    AuthenticationFailed,
+    BadRequest,
+    NotFound,
+    RequestObserver,
+    SessionLost,
+    UnexpectedPayload,
+)
+
+T = TypeVar("T")
+
+
+class AttemptFailed(Exception):
+    """One attempt failed in a way its client handles itself; ``outcome`` is the metrics label
+    and ``reason`` says what happened without naming anything sent."""
+
+    def __init__(self, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+class Transient(AttemptFailed):
+    """A later attempt may not fail the same way; ``retry_after_s`` is the server's own wait."""
+
+    def __init__(self, outcome: str, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(outcome, reason)
+        self.retry_after_s = retry_after_s
+
+
+@contextmanager
+def wire_failures() -> Iterator[None]:
+    """Inside the block, a timeout or a broken connection becomes a :class:`Transient`.
+
+    Only the exception's type is kept in the reason: aiohttp's messages name hosts and URLs.
+    """
+    try:
+        yield
+    except TimeoutError:
+        raise Transient("timeout", "timeout") from None
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+        raise Transient("connection_error", f"connection error ({type(error).__name__})") from None
+
+
+def outcome_of(error: BaseException) -> str:
+    """The metrics outcome of an attempt that ended in ``error``."""
+    if isinstance(error, AttemptFailed):
+        return error.outcome
+    if isinstance(error, SessionLost):
+        # An attempt raises it (IDEXX Neo's SessionExpired) when the PIMS answers as if logged
+        # out; whether a fresh login helps is for the provider to find out.
+        return "session_expired"
+    if isinstance(error, AuthenticationFailed):
+        return "auth_failed"
+    if isinstance(error, NotFound):
+        return "not_found"
+    if isinstance(error, BadRequest):
+        # Its own label: a refused request is not a PIMS failure for the outage alerts.
+        return "bad_request"
+    if isinstance(error, UnexpectedPayload):
+        return "bad_payload"
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return "error"
+
+
+async def observed(observer: RequestObserver, endpoint: str, attempt: Awaitable[T]) -> T:
+    """Await one attempt and report it to ``observer``: its outcome and how long it took."""
+    started = time.monotonic()
+    outcome = "ok"
+    try:
+        return await attempt
+    except BaseException as error:
+        outcome = outcome_of(error)
+        raise
+    finally:
+        observer.on_request(endpoint, outcome, time.monotonic() - started)
+
+
+def http_session(connect_timeout_s: float, total_timeout_s: float) -> aiohttp.ClientSession:
+    """A session for one client: its timeouts on every request, and no cookie jar (a client
+    that needs cookies sends them by hand, and none keeps what a server sets on its own)."""
+    timeout = aiohttp.ClientTimeout(total=total_timeout_s, connect=connect_timeout_s)
+    return aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
