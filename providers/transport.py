@@ -14,10 +14,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
 
+from providers.backoff import Backoff
 from providers.base import (
     AuthenticationFailed,
     BadRequest,
@@ -28,6 +30,22 @@ from providers.base import (
 )
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a :class:`Transient` failure is retried, and how long to wait between tries
+    (:class:`Backoff`): a ``Retry-After`` is honoured up to ``max_delay_s``, which bounds a
+    sync's waiting."""
+
+    retries: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    jitter: float = 0.3
+
+    def delay(self, retry_number: int, retry_after_s: float | None = None) -> float:
+        backoff = Backoff(self.base_delay_s, self.max_delay_s, self.jitter)
+        return backoff.delay(retry_number, retry_after_s)
 
 
 class AttemptFailed(Exception):

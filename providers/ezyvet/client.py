@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,6 +37,9 @@ from providers.ezyvet.pacing import PacingSettings, SitePacer, WaitBudget
 from providers.ezyvet.token import Token, TokenKeeper
 from providers.transport import AttemptFailed, Transient, http_session, observed, wire_failures
 
+# Re-exported: callers build this client's settings from this module.
+from providers.transport import RetryPolicy as RetryPolicy
+
 log = logging.getLogger("pims_sync.pims")
 
 T = TypeVar("T")
@@ -46,24 +48,10 @@ Filters = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter: ``base · 2^n`` (capped), plus up to ``jitter`` of that."""
-
-    retries: int = 3
-    base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-    jitter: float = 0.3
-
-    def delay(self, retry_number: int) -> float:
-        backoff = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
-        return backoff * (1 + random.uniform(0, self.jitter))
-
-
-@dataclass(frozen=True, slots=True)
 class ClientSettings:
     connect_timeout_s: float = 10.0
     total_timeout_s: float = 30.0
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     pacing: PacingSettings = field(default_factory=PacingSettings)
     page_limit: int = facts.PAGE_LIMIT
 

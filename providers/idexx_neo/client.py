@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import aiohttp
 import yarl
 
-from providers.backoff import Backoff, retry_after_seconds
+from providers.backoff import retry_after_seconds
 from providers.base import (
     BadRequest,
     NotFound,
@@ -31,6 +31,9 @@ from providers.base import (
     SessionLost,
     UnexpectedPayload,
 )
+
+# Re-exported: callers build this client's settings from this module.
+from providers.transport import RetryPolicy as RetryPolicy
 from providers.transport import Transient, http_session, observed, wire_failures
 
 log = logging.getLogger("pims_sync.pims")
@@ -59,25 +62,10 @@ class RequestRejected(BadRequest):
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often to retry, and how long to wait between tries (:class:`Backoff`): a
-    ``Retry-After`` is honoured up to ``max_delay_s``, which bounds a sync's waiting."""
-
-    retries: int = 3
-    base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-    jitter: float = 0.3
-
-    def delay(self, retry_number: int, retry_after_s: float | None = None) -> float:
-        backoff = Backoff(self.base_delay_s, self.max_delay_s, self.jitter)
-        return backoff.delay(retry_number, retry_after_s)
-
-
-@dataclass(frozen=True, slots=True)
 class ClientSettings:
     connect_timeout_s: float = 10.0
     total_timeout_s: float = 30.0
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -84,3 +85,13 @@ def test_the_pims_client_waits_what_an_http_date_asks_within_its_cap() -> None:
     assert asked == 5.0
     assert RetryPolicy(max_delay_s=8.0).delay(1, asked) == 5.0
     assert RetryPolicy(max_delay_s=8.0).delay(1, 60.0) == 8.0  # a sync's wait stays bounded
+
+
+@pytest.mark.parametrize("pims", ["idexx_neo", "ezyvet"])
+def test_both_pims_clients_back_off_alike_and_never_past_the_cap(pims: str) -> None:
+    # ezyvet.md: 5xx and timeouts are retried "with backoff as for IDEXX Neo".
+    module = importlib.import_module(f"providers.{pims}.client")
+    policy = module.RetryPolicy(base_delay_s=1.0, max_delay_s=8.0, jitter=0.3)
+    for retry_number, ceiling in ((1, 1.0), (2, 2.0), (4, 8.0), (9, 8.0)):
+        delays = [policy.delay(retry_number) for _ in range(50)]
+        assert all(0.7 * ceiling <= d <= ceiling for d in delays), (retry_number, max(delays))
