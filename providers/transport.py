@@ -11,8 +11,9 @@ the client deals with itself — retried, waited out, a token renewed — stays 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,10 +25,13 @@ from providers.base import (
     AuthenticationFailed,
     BadRequest,
     NotFound,
+    PimsUnavailable,
     RequestObserver,
     SessionLost,
     UnexpectedPayload,
 )
+
+log = logging.getLogger("pims_sync.pims")
 
 T = TypeVar("T")
 
@@ -113,6 +117,30 @@ async def observed(observer: RequestObserver, endpoint: str, attempt: Awaitable[
         raise
     finally:
         observer.on_request(endpoint, outcome, time.monotonic() - started)
+
+
+async def with_retries(
+    pims: str, endpoint: str, policy: RetryPolicy, attempt: Callable[[], Awaitable[T]]
+) -> T:
+    """Await a fresh ``attempt()`` until one succeeds or fails with anything but a
+    :class:`Transient`; after ``policy.retries`` retries a transient failure is
+    :class:`PimsUnavailable`. ``pims`` names the PIMS in the error and the log."""
+    retry_number = 0
+    while True:
+        try:
+            return await attempt()
+        except Transient as error:
+            if retry_number >= policy.retries:
+                raise PimsUnavailable(
+                    f"{pims} {endpoint} failed after {retry_number + 1} attempts: {error.reason}"
+                ) from None
+            retry_number += 1
+            log.info(
+                "%s request failed, retrying",
+                pims,
+                extra={"endpoint": endpoint, "reason": error.reason, "retry": retry_number},
+            )
+            await asyncio.sleep(policy.delay(retry_number, error.retry_after_s))
 
 
 def http_session(connect_timeout_s: float, total_timeout_s: float) -> aiohttp.ClientSession:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -28,14 +29,20 @@ from providers.base import (
     AuthenticationFailed,
     BadRequest,
     NullObserver,
-    PimsUnavailable,
     RequestObserver,
     UnexpectedPayload,
 )
 from providers.ezyvet import facts
 from providers.ezyvet.pacing import PacingSettings, SitePacer, WaitBudget
 from providers.ezyvet.token import Token, TokenKeeper
-from providers.transport import AttemptFailed, Transient, http_session, observed, wire_failures
+from providers.transport import (
+    AttemptFailed,
+    Transient,
+    http_session,
+    observed,
+    wire_failures,
+    with_retries,
+)
 
 # Re-exported: callers build this client's settings from this module.
 from providers.transport import RetryPolicy as RetryPolicy
@@ -186,9 +193,8 @@ class EzyVetClient:
         while True:
             token = await tokens.token()
             try:
-                return await self._with_retries(
-                    endpoint, lambda t=token: self._send(endpoint, "GET", path, params, token=t)
-                )
+                send = partial(self._send, endpoint, "GET", path, params, token=token)
+                return await self._with_retries(endpoint, send)
             except _Unauthorized:
                 if renewed:
                     raise AuthenticationFailed(
@@ -199,28 +205,19 @@ class EzyVetClient:
 
     # -- one request, with retries and pacing ---------------------------------------------
 
-    async def _with_retries(self, endpoint: str, attempt: Any) -> Any:
-        policy = self.settings.retry
-        retry_number = 0
-        while True:
-            try:
-                return await attempt()
-            except _Throttled as throttled:
-                # Not a retry: the whole site waits, then this request goes again.
-                self.pacer.pause(throttled.reset_s)
-                log.info("ezyVet rate limit hit; pausing the site", extra={"endpoint": endpoint})
-            except Transient as error:
-                if retry_number >= policy.retries:
-                    raise PimsUnavailable(
-                        f"ezyVet {endpoint} failed after {retry_number + 1} attempts: "
-                        f"{error.reason}"
-                    ) from None
-                retry_number += 1
-                log.info(
-                    "ezyVet request failed, retrying",
-                    extra={"endpoint": endpoint, "reason": error.reason, "retry": retry_number},
-                )
-                await asyncio.sleep(policy.delay(retry_number))
+    async def _with_retries(self, endpoint: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        async def paced() -> T:
+            while True:
+                try:
+                    return await attempt()
+                except _Throttled as throttled:
+                    # Not a retry: the whole site waits, then this request goes again.
+                    self.pacer.pause(throttled.reset_s)
+                    log.info(
+                        "ezyVet rate limit hit; pausing the site", extra={"endpoint": endpoint}
+                    )
+
+        return await with_retries("ezyVet", endpoint, self.settings.retry, paced)
 
     async def _send(
         self,

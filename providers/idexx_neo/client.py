@@ -26,7 +26,6 @@ from providers.base import (
     BadRequest,
     NotFound,
     NullObserver,
-    PimsUnavailable,
     RequestObserver,
     SessionLost,
     UnexpectedPayload,
@@ -34,7 +33,7 @@ from providers.base import (
 
 # Re-exported: callers build this client's settings from this module.
 from providers.transport import RetryPolicy as RetryPolicy
-from providers.transport import Transient, http_session, observed, wire_failures
+from providers.transport import Transient, http_session, observed, wire_failures, with_retries
 
 log = logging.getLogger("pims_sync.pims")
 
@@ -176,23 +175,9 @@ class NeoJsonClient:
         """
         query = urlencode(params or {}, quote_via=quote)
         url = yarl.URL(f"{self.base_url}{path}{'?' + query if query else ''}", encoded=True)
-        policy = self._settings.retry
-        retry_number = 0
-        while True:
-            try:
-                return await self._attempt(endpoint, url, path)
-            except Transient as error:
-                if retry_number >= policy.retries:
-                    raise PimsUnavailable(
-                        f"IDEXX Neo {endpoint} failed after {retry_number + 1} attempts: "
-                        f"{error.reason}"
-                    ) from None
-                retry_number += 1
-                log.info(
-                    "IDEXX Neo request failed, retrying",
-                    extra={"endpoint": endpoint, "reason": error.reason, "retry": retry_number},
-                )
-                await asyncio.sleep(policy.delay(retry_number, error.retry_after_s))
+        return await with_retries(
+            "IDEXX Neo", endpoint, self._settings.retry, lambda: self._attempt(endpoint, url, path)
+        )
 
     async def _attempt(self, endpoint: str, url: yarl.URL, path: str) -> Any:
         headers = {

@@ -8,6 +8,7 @@ labels of ``pims_sync_pims_requests_total`` (docs/observability.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -363,3 +364,25 @@ async def cancel_once_arrived(
 def test_an_unforeseen_failure_is_counted_as_error() -> None:
     assert outcome_of(aiohttp.ClientResponseError(None, (), status=400)) == "error"  # type: ignore[arg-type]
     assert outcome_of(RuntimeError("bug")) == "error"
+
+
+@pytest.mark.parametrize(
+    ("pims", "path", "expected"),
+    [
+        ("IDEXX Neo", "/calendar", "IDEXX Neo calendar failed after 4 attempts: HTTP 503"),
+        ("ezyVet", "/v2/appointment", "ezyVet appointment failed after 4 attempts: HTTP 503"),
+    ],
+)
+def test_an_outage_names_the_pims_endpoint_and_attempts(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture, pims: str, path: str, expected: str
+) -> None:
+    server.scripts[path] = [status(503)]
+    get = neo_get if pims == "IDEXX Neo" else ezyvet_get
+    with (
+        caplog.at_level(logging.INFO, logger="pims_sync.pims"),
+        pytest.raises(PimsUnavailable) as caught,
+    ):
+        get(server.url, RecordingObserver())
+    assert str(caught.value) == expected
+    retries = [r for r in caplog.records if r.getMessage() == f"{pims} request failed, retrying"]
+    assert [r.__dict__["retry"] for r in retries] == [1, 2, 3]
