@@ -143,8 +143,24 @@ async def with_retries(
             await asyncio.sleep(policy.delay(retry_number, error.retry_after_s))
 
 
-def http_session(connect_timeout_s: float, total_timeout_s: float) -> aiohttp.ClientSession:
-    """A session for one client: its timeouts on every request, and no cookie jar (a client
-    that needs cookies sends them by hand, and none keeps what a server sets on its own)."""
-    timeout = aiohttp.ClientTimeout(total=total_timeout_s, connect=connect_timeout_s)
-    return aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
+class LazySession:
+    """A client's aiohttp session: opened on first use, in the event loop that uses it, and
+    opened again after :meth:`close`. Every request gets the client's timeouts, and there is
+    no cookie jar (a client that needs cookies sends them by hand, and none keeps what a
+    server sets on its own)."""
+
+    def __init__(self, connect_timeout_s: float, total_timeout_s: float) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=total_timeout_s, connect=connect_timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

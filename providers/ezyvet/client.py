@@ -37,8 +37,8 @@ from providers.ezyvet.pacing import PacingSettings, SitePacer, WaitBudget
 from providers.ezyvet.token import Token, TokenKeeper
 from providers.transport import (
     AttemptFailed,
+    LazySession,
     Transient,
-    http_session,
     observed,
     wire_failures,
     with_retries,
@@ -127,22 +127,13 @@ class EzyVetClient:
         self.budget = WaitBudget(self.settings.pacing.max_wait_s)
         self._observer = observer or NullObserver()
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
-        self._session: aiohttp.ClientSession | None = None
+        self._http = LazySession(self.settings.connect_timeout_s, self.settings.total_timeout_s)
         self.tokens: TokenKeeper | None = None
         #: HTTP requests sent (every attempt, the token request included).
         self.requests = 0
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = http_session(
-                self.settings.connect_timeout_s, self.settings.total_timeout_s
-            )
-        return self._session
+        await self._http.close()
 
     # -- the token request ----------------------------------------------------------------
 
@@ -252,7 +243,7 @@ class EzyVetClient:
         body: Mapping[str, str] | None,
     ) -> Any:
         with wire_failures():
-            async with self._http().request(
+            async with self._http.session().request(
                 method, url, headers=headers, json=body, allow_redirects=False
             ) as response:
                 status = response.status

@@ -30,10 +30,10 @@ from providers.base import (
     SessionLost,
     UnexpectedPayload,
 )
+from providers.transport import LazySession, Transient, observed, wire_failures, with_retries
 
 # Re-exported: callers build this client's settings from this module.
 from providers.transport import RetryPolicy as RetryPolicy
-from providers.transport import Transient, http_session, observed, wire_failures, with_retries
 
 log = logging.getLogger("pims_sync.pims")
 
@@ -98,7 +98,9 @@ class NeoJsonClient:
         self._observer = observer or NullObserver()
         self._on_cookies_refreshed = on_cookies_refreshed
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
-        self._session: aiohttp.ClientSession | None = None
+        # Cookies are sent by hand (see _cookie_header): aiohttp's jar refuses cookies for IP
+        # hosts and would also keep whatever a login page sets.
+        self._http = LazySession(self._settings.connect_timeout_s, self._settings.total_timeout_s)
         self._cookies: list[dict[str, Any]] = []
 
     # -- cookies --------------------------------------------------------------------------
@@ -149,20 +151,9 @@ class NeoJsonClient:
             self._on_cookies_refreshed(self.cookies())
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # -- requests ---------------------------------------------------------------------------
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # Cookies are sent by hand (see _cookie_header): aiohttp's jar refuses cookies for
-            # IP hosts and would also keep whatever a login page sets.
-            self._session = http_session(
-                self._settings.connect_timeout_s, self._settings.total_timeout_s
-            )
-        return self._session
 
     async def get_json(
         self, endpoint: str, path: str, params: Mapping[str, str] | None = None
@@ -196,7 +187,9 @@ class NeoJsonClient:
 
     async def _exchange(self, endpoint: str, url: yarl.URL, headers: dict[str, str]) -> Any:
         with wire_failures():
-            async with self._http().get(url, headers=headers, allow_redirects=False) as response:
+            async with self._http.session().get(
+                url, headers=headers, allow_redirects=False
+            ) as response:
                 status = response.status
                 self._absorb_set_cookie(response)
                 if 300 <= status < 400:

@@ -386,3 +386,23 @@ def test_an_outage_names_the_pims_endpoint_and_attempts(
     assert str(caught.value) == expected
     retries = [r for r in caplog.records if r.getMessage() == f"{pims} request failed, retrying"]
     assert [r.__dict__["retry"] for r in retries] == [1, 2, 3]
+
+
+def test_a_closed_client_opens_a_new_session_when_used_again(server: ScriptedServer) -> None:
+    server.scripts["/calendar"] = [OK]
+    server.scripts["/v2/appointment"] = [OK]
+    observer = RecordingObserver()
+
+    async def go() -> list[Any]:
+        neo = NeoJsonClient(server.url, settings=NEO, observer=observer)
+        ezyvet = ezyvet_client(server.url, observer)
+        answers = []
+        for _ in range(2):
+            answers.append(await neo.get_json("calendar", "/calendar"))
+            answers.append(await ezyvet.get("appointment", "/v2/appointment", {}))
+            await neo.close()
+            await ezyvet.close()
+        return answers
+
+    assert run(go()) == [{"status": 200}] * 4
+    assert observer.outcomes("calendar") == observer.outcomes("appointment") == ["ok", "ok"]
