@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from providers.idexx_neo.client import (
     SessionExpired,
 )
 from tests.providers.conftest import RecordingObserver, run
+from tests.providers.threaded_server import ThreadedServer
 
 FAST = ClientSettings(
     connect_timeout_s=1.0,
@@ -33,22 +33,21 @@ COOKIES = [
 ]
 
 
-class RecordingServer:
+class RecordingServer(ThreadedServer):
     """Answers each path as the test says, records what arrived and how many ran at once."""
 
+    method = "GET"
+
     def __init__(self) -> None:
+        super().__init__()
         self.raw_paths: list[str] = []
         self.headers: list[dict[str, str]] = []
         self.in_flight = 0
         self.peak = 0
         self.delay_s = 0.0
         self.answers: dict[str, Any] = {}
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.port = 0
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.headers.append(dict(request.headers))
         self.raw_paths.append(request.raw_path)
         self.in_flight += 1
@@ -60,32 +59,6 @@ class RecordingServer:
             return answer() if callable(answer) else web.json_response(answer)
         finally:
             self.in_flight -= 1
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = runner.addresses[0][1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-
-    def start(self) -> RecordingServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -39,6 +38,7 @@ from providers.idexx_neo.client import NeoJsonClient, RequestRejected, SessionEx
 from providers.idexx_neo.client import RetryPolicy as NeoRetry
 from providers.transport import outcome_of
 from tests.providers.conftest import RecordingObserver, run
+from tests.providers.threaded_server import ThreadedServer
 
 TIMEOUT_S = 0.5
 NEO = NeoSettings(
@@ -80,50 +80,21 @@ def hang() -> Answer:
 OK = status(200)
 
 
-class ScriptedServer:
+class ScriptedServer(ThreadedServer):
     """Answers each path with the next answer of its script (the last one repeats)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.scripts: dict[str, list[Answer]] = {}
         self.arrived: list[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.port = 0
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.arrived.append(request.path)
         if request.path == facts.TOKEN_PATH and request.path not in self.scripts:
             return web.json_response({"access_token": f"token-{len(self.arrived)}"})
         script = self.scripts.get(request.path) or [status(599)]
         answer = script.pop(0) if len(script) > 1 else script[0]
         return await answer()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = runner.addresses[0][1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-
-    def start(self) -> ScriptedServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture(scope="module")
