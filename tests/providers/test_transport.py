@@ -117,6 +117,21 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+Get = Callable[[str, RecordingObserver], Any]
+
+
+def answer_or_raise(get: Get, url: str, raised: type[BaseException] | None) -> RecordingObserver:
+    """Make the call: it returns the server's answer, or raises exactly ``raised``."""
+    observer = RecordingObserver()
+    if raised is None:
+        assert get(url, observer) == {"status": 200}
+    else:
+        with pytest.raises(raised) as caught:
+            get(url, observer)
+        assert type(caught.value) is raised
+    return observer
+
+
 # ---------------------------------------------------------------------------------------------
 # IDEXX Neo
 
@@ -159,13 +174,7 @@ def test_neo_exceptions_and_outcomes(
     outcomes: list[str],
 ) -> None:
     server.scripts["/calendar"] = list(answers)
-    observer = RecordingObserver()
-    if raised is None:
-        assert neo_get(server.url, observer) == {"status": 200}
-    else:
-        with pytest.raises(raised) as caught:
-            neo_get(server.url, observer)
-        assert type(caught.value) is raised
+    observer = answer_or_raise(neo_get, server.url, raised)
     assert observer.outcomes("calendar") == outcomes
 
 
@@ -258,13 +267,7 @@ def test_ezyvet_exceptions_and_outcomes(
     outcomes: list[str],
 ) -> None:
     server.scripts["/v2/appointment"] = list(answers)
-    observer = RecordingObserver()
-    if raised is None:
-        assert ezyvet_get(server.url, observer) == {"status": 200}
-    else:
-        with pytest.raises(raised) as caught:
-            ezyvet_get(server.url, observer)
-        assert type(caught.value) is raised
+    observer = answer_or_raise(ezyvet_get, server.url, raised)
     assert observer.outcomes("appointment") == outcomes
     # One token at first, and one renewal at most when the API refuses it.
     assert observer.outcomes("access_token") == ["ok"] * (2 if "unauthorized" in outcomes else 1)
