@@ -1,4 +1,5 @@
-"""One HTTP attempt to a PIMS: what its failure means, and how it is counted.
+"""HTTP to a PIMS, as every client does it: the session, the retries, what a failed attempt
+means, and how each attempt is counted.
 
 Every PIMS client sends its requests with aiohttp and sorts what can go wrong the same way. A
 timeout or a broken connection may go through on another attempt (:class:`Transient`); a failure
@@ -6,6 +7,7 @@ the client deals with itself — retried, waited out, a token renewed — stays 
 :class:`AttemptFailed` that never reaches the caller; everything else is a provider error of
 :mod:`providers.base`. Each attempt is reported once, with the outcome label of
 ``pims_sync_pims_requests_total`` (docs/observability.md) that :func:`outcome_of` gives it.
+What each status code means stays with its client: the PIMSes do not agree on it.
 """
 
 from __future__ import annotations
