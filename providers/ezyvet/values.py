@@ -11,25 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from providers.base import UnexpectedPayload
-
-NUL = "\x00"
-_TRUE = frozenset({"1", "true", "yes"})
-_FALSE = frozenset({"0", "false", "no", ""})
-
-
-def storable(text: str) -> str:
-    """``text`` without what no database can store: NUL characters (PostgreSQL refuses them in
-    text and JSON; SQLite keeps them, so one pasted into a note failed the whole write batch on
-    PostgreSQL only) and halves of UTF-16 surrogate pairs (an emoji cut in two by a JavaScript
-    substring and sent escaped in valid JSON; no UTF-8 encoder takes one, so a single such name
-    failed the whole calendar write), which become U+FFFD."""
-    if NUL in text:
-        text = text.replace(NUL, "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+from providers.booleans import parse_bool
+from providers.text import storable
 
 
 def _bad(where: str, field: str, expected: str) -> UnexpectedPayload:
@@ -88,17 +71,10 @@ def flag(raw: Mapping[str, Any], field: str, where: str, default: bool = True) -
     value = raw.get(field)
     if value is None:
         return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        folded = value.strip().lower()
-        if folded in _TRUE:
-            return True
-        if folded in _FALSE:
-            return False
-    raise _bad(where, field, "a boolean")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise _bad(where, field, "a boolean") from None
 
 
 def text(raw: Mapping[str, Any], field: str, where: str) -> str | None:

@@ -26,29 +26,11 @@ from providers.base import (
     StaffMember,
     UnexpectedPayload,
 )
+from providers.booleans import parse_bool
 from providers.idexx_neo.statuses import normalize_status
+from providers.text import storable
 
 ENVELOPE_KEYS = ("appointments", "data", "events")
-NUL = "\x00"
-
-_TRUE_STRINGS = frozenset({"true", "1", "yes"})
-_FALSE_STRINGS = frozenset({"false", "0", "no", ""})
-
-
-def storable(text: str) -> str:
-    """``text`` without what no database can store: NUL characters (PostgreSQL refuses them in
-    text and JSON; SQLite keeps them, so one pasted into a note failed the whole write batch on
-    PostgreSQL only) and halves of UTF-16 surrogate pairs (an emoji cut in two by a JavaScript
-    substring and sent escaped in valid JSON; no UTF-8 encoder takes one, so a single such name
-    failed the whole calendar write), which become U+FFFD."""
-    if NUL in text:
-        text = text.replace(NUL, "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
 
 # ---------------------------------------------------------------------------------------------
 # Field readers. ``where`` names the event or object for error messages.
@@ -89,17 +71,10 @@ def _flag(raw: Mapping[str, Any], *keys: str, where: str) -> bool:
     key, value = _first_present(raw, keys)
     if value is None:
         return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        folded = value.strip().lower()
-        if folded in _TRUE_STRINGS:
-            return True
-        if folded in _FALSE_STRINGS:
-            return False
-    raise UnexpectedPayload(f"{where}: field {key!r} is not a boolean")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise UnexpectedPayload(f"{where}: field {key!r} is not a boolean") from None
 
 
 def _object(raw: Mapping[str, Any], key: str, *, where: str) -> Mapping[str, Any]:
