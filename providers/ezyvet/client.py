@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import yarl
 
+from providers.backoff import retry_after_seconds
 from providers.base import (
     AuthenticationFailed,
     BadRequest,
@@ -250,7 +251,8 @@ class EzyVetClient:
                 if status == 429:
                     raise _Throttled(_reset_after(response))
                 if status >= 500:
-                    raise Transient("server_error", f"HTTP {status}")
+                    retry_after_s = retry_after_seconds(response.headers.get("Retry-After"))
+                    raise Transient("server_error", f"HTTP {status}", retry_after_s)
                 if endpoint == "access_token" and status in (400, 401):
                     raise AuthenticationFailed(
                         f"ezyVet refused the API credentials (HTTP {status})"
@@ -271,14 +273,12 @@ class EzyVetClient:
 
 
 def _reset_after(response: aiohttp.ClientResponse) -> float | None:
+    """How long the site asks us to wait: ``x-ratelimit-reset`` (seconds), else ``Retry-After``
+    (seconds or an HTTP date); None (the pacer's default pause) when neither is readable."""
     for name in ("x-ratelimit-reset", "Retry-After"):
-        value = response.headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            continue  # an HTTP date: rare enough to use the default pause
+        seconds = retry_after_seconds(response.headers.get(name))
+        if seconds is not None:
+            return seconds
     return None
 
 

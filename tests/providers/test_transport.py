@@ -380,3 +380,31 @@ def test_a_closed_client_opens_a_new_session_when_used_again(server: ScriptedSer
 
     assert run(go()) == [{"status": 200}] * 4
     assert observer.outcomes("calendar") == observer.outcomes("appointment") == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("header", ["Retry-After", "x-ratelimit-reset"])
+def test_ezyvet_429_wait_read_from_an_http_date_or_seconds(
+    server: ScriptedServer, header: str
+) -> None:
+    """The wait a 429 asks for is honoured in both of RFC 9110's forms: a date already passed
+    means "go again now". Unread, it would fall back on the default pause, which here is longer
+    than a sync may wait, so the request would fail with ``RateLimited``."""
+    value = "0" if header == "x-ratelimit-reset" else "Wed, 21 Oct 2015 07:28:00 GMT"
+    server.scripts["/v2/appointment"] = [status(429, **{header: value}), OK]
+    observer = RecordingObserver()
+    patient = SitePacer(PacingSettings(default_pause_s=3600.0, max_wait_s=30.0))
+
+    async def call() -> Any:
+        client = EzyVetClient(server.url, patient, settings=EZYVET, observer=observer)
+
+        async def request_token() -> str:
+            return await client.request_token({"client_secret": "s3cr3t"})
+
+        client.tokens = TokenKeeper(MemorySessionStore(), "transport-test", request_token)
+        try:
+            return await client.get("appointment", "/v2/appointment", {})
+        finally:
+            await client.close()
+
+    run(call())
+    assert observer.outcomes("appointment") == ["rate_limited", "ok"]
