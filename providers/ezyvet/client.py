@@ -8,7 +8,9 @@
 - 5xx, timeouts and connection errors are retried ``retries`` times with exponential backoff and
   jitter, then :class:`PimsUnavailable`. Any other 4xx is :class:`BadRequest`, at once (a 404
   included: only lists are read, and a list that is not there is not an empty list).
-- Lists are read page by page (``limit`` 200) until ``items_page == items_page_total``.
+- Lists are read page by page (``limit`` 200) until ``items_page == items_page_total``, the later
+  pages in parallel; a list whose pages do not add up to its ``items_total`` is read again once,
+  then fails (:meth:`EzyVetClient.list_all`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from providers.base import (
     AuthenticationFailed,
     BadRequest,
     NullObserver,
+    PimsUnavailable,
     RequestObserver,
     UnexpectedPayload,
 )
@@ -49,6 +52,9 @@ from providers.transport import (
 from providers.transport import RetryPolicy as RetryPolicy
 
 log = logging.getLogger("pims_sync.pims")
+
+#: A list whose pages do not add up is read this many times before the fetch fails.
+LIST_READS = 2
 
 T = TypeVar("T")
 
@@ -151,15 +157,36 @@ class EzyVetClient:
     # -- lists ----------------------------------------------------------------------------
 
     async def list_all(self, resource: facts.Resource, filters: Filters) -> list[Mapping[str, Any]]:
-        """Every item of a filtered list, all pages read (the first page says how many)."""
-        first, total = await self._page(resource, filters, 1)
-        if total <= 1:
-            return first
-        rest = await all_of(*(self._page(resource, filters, n) for n in range(2, total + 1)))
-        items = list(first)
-        for page_items, _ in rest:
-            items.extend(page_items)
-        return items
+        """Every item of a filtered list, all pages read (the first page says how many) and
+        checked against the list's own count.
+
+        A page that came back short, or a list that changed while its pages were read (they are
+        read in parallel, so a row booked meanwhile shifts the others between pages), is read
+        once more, then fails: a short list taken as complete would soft-delete appointments
+        that still exist and free their slots for double booking.
+        """
+        problem = ""
+        for attempt in range(1, LIST_READS + 1):
+            pages = await self._pages(resource, filters)
+            items = [item for page in pages for item in page.items]
+            problem = _incomplete(pages, items)
+            if not problem:
+                return items
+            if attempt < LIST_READS:
+                log.warning(
+                    "ezyVet list read inconsistently; reading it again",
+                    extra={"endpoint": resource.name, "problem": problem},
+                )
+        raise PimsUnavailable(f"ezyVet {resource.name} list read inconsistently twice: {problem}")
+
+    async def _pages(self, resource: facts.Resource, filters: Filters) -> list[Page]:
+        first = await self._page(resource, filters, 1)
+        if first.page_count <= 1:
+            return [first]
+        rest = await all_of(
+            *(self._page(resource, filters, n) for n in range(2, first.page_count + 1))
+        )
+        return [first, *rest]
 
     async def list_in(
         self, resource: facts.Resource, field: str, ids: Iterable[str]
@@ -169,9 +196,7 @@ class EzyVetClient:
         found = await all_of(*(self.list_all(resource, {field: in_filter(b)}) for b in batches))
         return [item for batch in found for item in batch]
 
-    async def _page(
-        self, resource: facts.Resource, filters: Filters, page: int
-    ) -> tuple[list[Mapping[str, Any]], int]:
+    async def _page(self, resource: facts.Resource, filters: Filters, page: int) -> Page:
         params = {name: encode_filter(value) for name, value in filters.items()}
         params.update(limit=str(self.settings.page_limit), page=str(page))
         body = await self.get(resource.name, resource.path, params)
@@ -295,10 +320,18 @@ def _meta_int(meta: Mapping[str, Any], key: str, where: str) -> int:
         raise UnexpectedPayload(f"ezyVet {where}: meta.{key} is missing or not a number") from None
 
 
-def parse_page(
-    body: Any, resource: facts.Resource, page: int
-) -> tuple[list[Mapping[str, Any]], int]:
-    """The items of one page (unwrapped from ``{"<resource>": {...}}``) and the page count."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list: its items (unwrapped), how many pages the list has, and how many
+    items it holds in all (None when the answer does not say)."""
+
+    items: list[Mapping[str, Any]]
+    page_count: int
+    items_total: int | None = None
+
+
+def parse_page(body: Any, resource: facts.Resource, page: int) -> Page:
+    """One page of a list answer, its items unwrapped from ``{"<resource>": {...}}``."""
     where = f"{resource.name} page {page}"
     if not isinstance(body, Mapping):
         raise UnexpectedPayload(f"ezyVet {where}: body is not an object")
@@ -306,11 +339,12 @@ def parse_page(
     items = body.get("items")
     if not isinstance(meta, Mapping) or not isinstance(items, list):
         raise UnexpectedPayload(f"ezyVet {where}: body lacks 'meta' or 'items'")
-    total = _meta_int(meta, "items_page_total", where)
-    if items or total:
+    page_count = _meta_int(meta, "items_page_total", where)
+    if items or page_count:
         answered = _meta_int(meta, "items_page", where)
         if answered != page:
             raise UnexpectedPayload(f"ezyVet {where}: answered page {answered}")
+    items_total = None if meta.get("items_total") is None else _meta_int(meta, "items_total", where)
     unwrapped: list[Mapping[str, Any]] = []
     for index, item in enumerate(items):
         inner = item.get(resource.key) if isinstance(item, Mapping) else None
@@ -319,4 +353,17 @@ def parse_page(
                 f"ezyVet {where}: item #{index} is not {{{resource.key!r}: {{...}}}}"
             )
         unwrapped.append(inner)
-    return unwrapped, total
+    return Page(unwrapped, page_count, items_total)
+
+
+def _incomplete(pages: Sequence[Page], items: Sequence[Mapping[str, Any]]) -> str:
+    """Why the pages of one list do not add up to the whole list ("" when they do)."""
+    if len({(page.page_count, page.items_total) for page in pages}) > 1:
+        return "its pages disagree on its size (it changed while being read)"
+    expected = pages[0].items_total
+    if expected is not None and len(items) != expected:
+        return f"{len(items)} items read of the {expected} it counts"
+    ids = [item.get("id") for item in items]
+    if None not in ids and len(set(map(str, ids))) != len(ids):
+        return "an item came back on two pages"
+    return ""

@@ -171,6 +171,24 @@ def endpoint_list(endpoints: frozenset[str], where: str) -> Validator:
     return check
 
 
+def count_by_endpoint(endpoints: frozenset[str], where: str) -> Validator:
+    """A map of endpoint -> how many of its next answers the fault applies to."""
+
+    def check(value: Any) -> dict[str, int]:
+        if not isinstance(value, dict):
+            raise FaultError(f"{where} must map endpoint -> count")
+        result: dict[str, int] = {}
+        for name, count in value.items():
+            endpoint(endpoints, name, where)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise FaultError(f"{where}: each count must be a whole number >= 0")
+            if count:
+                result[name] = count
+        return result
+
+    return check
+
+
 def errors(endpoints: frozenset[str]) -> Validator:
     """``errors``: endpoint -> {rate, status}, a random share of requests fail with status."""
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from providers.base import BadRequest, NotFound, PimsUnavailable
+from providers.ezyvet.client import Page, _incomplete
 from providers.ezyvet.simulator import EzyVetSimulator
 from tests.ezyvet.conftest import SCALE_START, TODAY, fast, fetch_all, make, run
 from tests.providers.conftest import RecordingObserver
@@ -146,3 +149,42 @@ def test_a_list_that_is_not_there_is_a_bad_request_not_an_empty_list(
     _, got = run(fetch_all(make(scale_sim.url), SCALE_START, TODAY))
     codes = {getattr(value, "code", "ok") for value in got.values()}
     assert "pims_bad_request" in codes and "not_found" not in codes
+
+
+def test_a_page_that_comes_back_short_is_read_again(sim: EzyVetSimulator) -> None:
+    """Page 2 of a list answers without its items while the meta still counts them: the list
+    is read once more, and what is returned is the whole list, never the short one."""
+    whole = run(fetch_all(make(sim.url, settings=fast(page_limit=10)), WEEK, AHEAD))
+    pages = -(-len(whole[0]) // 10)
+    sim.reset()
+    sim.set_faults(short_pages={"appointment": 1})
+    assert run(fetch_all(make(sim.url, settings=fast(page_limit=10)), WEEK, AHEAD)) == whole
+    assert sim.stats()["appointment"] == 2 * pages  # the short read, then a whole one
+
+
+def test_a_list_that_stays_short_fails_as_unavailable(sim: EzyVetSimulator) -> None:
+    sim.set_faults(short_pages={"appointment": 1000})  # every later page, on every read
+    with pytest.raises(PimsUnavailable, match=r"read inconsistently twice: \d+ items read of the"):
+        run(fetch_all(make(sim.url, settings=fast(page_limit=10)), WEEK, AHEAD))
+
+
+def _page(count: int, total: int | None, first_id: int = 1, pages: int = 2) -> Page:
+    items: list[Mapping[str, Any]] = [{"id": str(n)} for n in range(first_id, first_id + count)]
+    return Page(items, pages, total)
+
+
+@pytest.mark.parametrize(
+    ("pages", "problem"),
+    [
+        ([_page(2, 4), _page(2, 4, first_id=3)], ""),
+        ([_page(2, None), _page(1, None, first_id=3)], ""),  # no count given: nothing to check
+        ([_page(2, 4), _page(1, 4, first_id=3)], "3 items read of the 4 it counts"),
+        ([_page(2, 4), _page(2, 5, first_id=3)], "its pages disagree on its size"),
+        ([_page(2, 4), _page(2, 4, first_id=2)], "an item came back on two pages"),
+        ([_page(0, 0, pages=0)], ""),
+    ],
+)
+def test_pages_that_do_not_add_up_are_named(pages: list[Page], problem: str) -> None:
+    items = [item for page in pages for item in page.items]
+    found = _incomplete(pages, items)
+    assert found.startswith(problem) and bool(found) == bool(problem)

@@ -180,3 +180,29 @@ def test_an_empty_appointment_answer_with_live_cases_is_refused(clinic: Clinic) 
     refused = clinic.sync("reconciliation")
     assert refused.status == "failed" and refused.error_code == "reconciliation_guard"
     assert set(clinic.live_cases()) == before
+
+
+def test_a_short_appointment_list_soft_deletes_nothing(clinic: Clinic) -> None:
+    """The calendar read in pages of 10 whose later pages keep coming back empty: the sync
+    fails as the PIMS being unavailable, and every appointment stored before stays live."""
+
+    def paged_ezyvet(name: str, context: ProviderContext) -> PimsProvider:
+        return EzyVetProvider(context, fast(page_limit=10))
+
+    providers = ProviderFactory(
+        clinic.store, None, observer_factory=lambda _: NullObserver(), creator=paged_ezyvet
+    )
+    clinic.runner = SyncRunner(clinic.store, providers, clock=clock, wait_poll_s=0.05)
+    first = clinic.sync("inbound")
+    assert first.status == "completed", first.errors
+    end = TODAY + timedelta(days=13)
+    before = {
+        r.external_id for r in clinic.repos.appointments.in_range(clinic.clinic.id, TODAY, end)
+    }
+    assert len(before) > 20  # more than two pages
+
+    clinic.sim.set_faults(short_pages={"appointment": 100})
+    short = clinic.sync("inbound")
+    assert short.status == "failed" and short.error_code == "pims_unavailable"
+    after = clinic.repos.appointments.in_range(clinic.clinic.id, TODAY, end)
+    assert {r.external_id for r in after} == before

@@ -1,4 +1,5 @@
-"""ezyVet's fault knobs: its endpoints, 429 storms, token expiry, value styles, rate limits.
+"""ezyVet's fault knobs: its endpoints, 429 storms, token expiry, value styles, rate limits,
+short pages.
 
 The engine (locking, ``fail_next``/``errors`` injection, reset) is ``providers.simulation.knobs``.
 """
@@ -31,6 +32,7 @@ def default_knobs(
         "fail_next": {},
         "consult_status": {},
         "empty": [],
+        "short_pages": {},
         "storm": 0,
         "storm_reset_s": 1,
         "token_expire_after": None,
@@ -47,6 +49,7 @@ _VALIDATORS: dict[str, knobs.Validator] = {
     **knobs.common_validators(ENDPOINTS),
     "consult_status": knobs.status_by_id("consult_status", "consult"),
     "empty": knobs.endpoint_list(ENDPOINTS, "empty"),
+    "short_pages": knobs.count_by_endpoint(ENDPOINTS, "short_pages"),
     "storm": knobs.integer(0, "storm"),
     "storm_reset_s": knobs.positive_number("storm_reset_s"),
     "token_expire_after": knobs.integer(0, "token_expire_after", optional=True),
@@ -71,3 +74,16 @@ class Faults(Knobs):
                 self._knobs["storm"] -= 1
                 return float(self._knobs["storm_reset_s"])
         return None
+
+    def take_short_page(self, endpoint: str) -> bool:
+        """Whether this answer of a page after the first must come back without its items (the
+        meta still counting them), as a lagging read replica behind the API would answer."""
+        with self._lock:
+            left = self._knobs["short_pages"].get(endpoint, 0)
+            if left <= 0:
+                return False
+            if left == 1:
+                del self._knobs["short_pages"][endpoint]
+            else:
+                self._knobs["short_pages"][endpoint] = left - 1
+            return True
