@@ -10,9 +10,11 @@ gets only the result. Ctrl-C (or SIGTERM) stops the run between batches (``inter
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
     from daemon.store.syncs import SyncInProgress, SyncRecord
 
 POLL_S = 0.25
-RUN_JOIN_TIMEOUT_S = 60.0
+#: While this sync waits behind another, dead runs are looked for this often.
+SWEEP_WHILE_QUEUED_S = 5.0
 
 
 def register(commands: Any) -> None:
@@ -170,29 +173,88 @@ def _conflict(args: argparse.Namespace, error: SyncInProgress) -> int:
     return EXIT_FAILED
 
 
+STOPPING = "stopping the sync (Ctrl-C again to quit at once)…\n"
+
+
 @contextmanager
-def _stop_on_term(cancel: threading.Event) -> Iterator[None]:
-    """SIGTERM stops the run between batches, like Ctrl-C, so its row ends ``interrupted``."""
+def _stop_on_signals(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C (SIGINT) or SIGTERM stops the run between batches, so its row ends
+    ``interrupted``; a second one quits at once (``KeyboardInterrupt``, exit 130).
+
+    The first is not a ``KeyboardInterrupt``: raised in the main thread it could land before
+    the wait for the worker began (the row, already queued, was then left ``queued``), or inside
+    ``Thread.join``, after which Python 3.11 reports the still-working thread as finished (the
+    command printed a ``running`` row, exited, and the row stayed ``running``). Both blocked
+    the clinic's next sync of that type.
+    """
+
+    def stop(_signum: int, _frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        os.write(2, STOPPING.encode())  # a handler must not re-enter sys.stderr's buffer
+
     try:
-        previous = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (embedded use): leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _watch(store: Store, sync_id: uuid.UUID, worker: threading.Thread, kind: str) -> None:
+def _sweep_stale(store: Store) -> None:
+    """Mark runs whose heartbeat stopped ``interrupted``: contract §5.1's rule, which the
+    daemon's sweeper applies once a minute. With no daemon running (it is down, or this is a
+    laptop on SQLite) nothing else would, and a killed run would refuse this clinic's next
+    sync of its type (409) and hold every other type waiting, for good."""
+    from daemon.fleet import STALE_HEARTBEAT
+
+    for sync_id in store.syncs.interrupt_stale(
+        heartbeat_older_than=STALE_HEARTBEAT, include_queued=False
+    ):
+        print(
+            f"pims-sync: warning: sync {sync_id} had stopped reporting for over "
+            f"{int(STALE_HEARTBEAT.total_seconds() // 60)} minutes (its process died): "
+            "marked interrupted",
+            file=sys.stderr,
+        )
+
+
+class _Waiter:
+    """Waits for the worker thread to end, sweeping dead runs while this sync is still queued
+    behind one of them."""
+
+    def __init__(self, store: Store, sync_id: uuid.UUID, finished: threading.Event) -> None:
+        self.store = store
+        self.sync_id = sync_id
+        self.finished = finished
+        self._next_sweep = time.monotonic() + SWEEP_WHILE_QUEUED_S
+
+    def wait(self, seconds: float) -> bool:
+        """True once the worker ended; else, after ``seconds``, False."""
+        if self.finished.wait(seconds):
+            return True
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_WHILE_QUEUED_S
+            row = self.store.syncs.get(self.sync_id)
+            if row is not None and row.status == "queued":
+                _sweep_stale(self.store)
+        return False
+
+
+def _watch(store: Store, waiter: _Waiter, kind: str) -> None:
     """Draw the row's progress on stderr until the worker thread ends.
 
     Only for a person at a terminal: a script or a log collector reading stderr gets no bar, and
     the sync is then not slowed by reading its own row four times a second to draw one.
     """
     if not sys.stderr.isatty():
-        while worker.is_alive():
-            worker.join(POLL_S)  # returns as soon as the sync ends; Ctrl-C still reaches us
+        while not waiter.wait(POLL_S):  # returns as soon as the sync ends
+            pass
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -207,8 +269,8 @@ def _watch(store: Store, sync_id: uuid.UUID, worker: threading.Thread, kind: str
     )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"{kind} sync", total=None, state="queued")
-        while worker.is_alive():
-            row = store.syncs.get(sync_id)
+        while not waiter.finished.is_set():
+            row = store.syncs.get(waiter.sync_id)
             if row is not None:
                 state = (
                     "waiting for the clinic's running sync"
@@ -218,7 +280,7 @@ def _watch(store: Store, sync_id: uuid.UUID, worker: threading.Thread, kind: str
                 bar.update(
                     task, total=row.total_items or None, completed=row.processed_items, state=state
                 )
-            worker.join(POLL_S)
+            waiter.wait(POLL_S)
 
 
 def _run(
@@ -228,8 +290,6 @@ def _run(
     request: SyncRequest,
     args: argparse.Namespace,
 ) -> SyncRecord | int:
-    from rich.console import Console
-
     from daemon.cli.common import LazyBrowserPool as BrowserPool  # Playwright when needed
     from daemon.store.syncs import SyncInProgress
     from daemon.sync.providers import ProviderFactory
@@ -238,31 +298,30 @@ def _run(
     # One browser at most, launched only if the cached session is missing or dead.
     browsers = BrowserPool(size=1, chromium_path=settings.chromium_path)
     runner = SyncRunner(store, ProviderFactory(store, browsers))
-    try:
-        queued = runner.enqueue(clinic_id, request)
-    except SyncInProgress as error:
-        return _conflict(args, error)
     cancel = threading.Event()
+    finished = threading.Event()
     outcome: dict[str, Any] = {}
-
-    def work() -> None:
+    # From before the row exists: a Ctrl-C at any moment after it is queued reaches the run.
+    with _stop_on_signals(cancel):
         try:
-            outcome["record"] = runner.run(queued.id, cancel)
-        except BaseException as error:  # reported by the main thread
-            outcome["error"] = error
+            queued = runner.enqueue(clinic_id, request)
+        except SyncInProgress as error:
+            return _conflict(args, error)
 
-    worker = threading.Thread(target=work, name="sync", daemon=True)
-    try:
-        with _stop_on_term(cancel):
-            worker.start()
+        def work() -> None:
             try:
-                _watch(store, queued.id, worker, request.sync_type)
-            except KeyboardInterrupt:
-                Console(stderr=True).print("stopping the sync (Ctrl-C again to quit at once)…")
-                cancel.set()
-                worker.join(RUN_JOIN_TIMEOUT_S)
-    finally:
-        browsers.stop()
+                outcome["record"] = runner.run(queued.id, cancel)
+            except BaseException as error:  # reported by the main thread
+                outcome["error"] = error
+            finally:
+                finished.set()
+
+        worker = threading.Thread(target=work, name="sync", daemon=True)
+        try:
+            worker.start()
+            _watch(store, _Waiter(store, queued.id, finished), request.sync_type)
+        finally:
+            browsers.stop()
     if "error" in outcome:
         raise outcome["error"]
     record = outcome.get("record") or store.syncs.get(queued.id)
@@ -299,6 +358,7 @@ def run_sync(args: argparse.Namespace, settings: Settings) -> int:
         store.clinics.get(clinic_id)
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None
+    _sweep_stale(store)
     active = store.syncs.active_of_type(clinic_id, request.sync_type)
     if active is not None:
         return _conflict(args, SyncInProgress(active.id, active.sync_type, active.status))
