@@ -45,6 +45,9 @@ async def health(request: web.Request) -> web.StreamResponse:
         "clinics": snapshot.clinics,
         "runningSyncs": snapshot.running_syncs,
         "scheduler": {"enabled": snapshot.scheduler_enabled, "jobs": snapshot.scheduler_jobs},
+        # Contract §7: which process answered, also without leases (SQLite), where the lease
+        # loop's facts (``replicaId``, ``clinicsHeld``) are absent.
+        "replicaId": state.settings.replica_id,
     }
     # Extra facts of the daemon ride along but never replace a field of the contract.
     return web.json_response({**snapshot.extra, **fixed})

@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 
 from daemon import __version__
+from daemon.config import default_replica_id
 from daemon.http.dispatch import ReadinessCheck
 from daemon.http.openapi import document
 from tests.http.conftest import Api
@@ -27,6 +28,15 @@ def test_health(api: Api) -> None:
     assert (body["clinics"], body["runningSyncs"]) == (2, 1)
     assert body["scheduler"] == {"enabled": True, "jobs": 3}
     assert body["standIn"] is True  # the daemon's extra facts ride along
+
+
+def test_health_names_the_replica_without_leases_too(api: Api) -> None:
+    """Contract §7: ``/health`` carries ``replicaId`` (the process's ``REPLICA_ID``), also on
+    SQLite, where no lease loop adds it; ``clinicsHeld`` stays a lease fact."""
+    body = api.client.request("GET", "/health").json()
+    assert body["replicaId"] == default_replica_id({})
+    assert "clinicsHeld" not in body
+    assert "replicaId" in document(__version__)["components"]["schemas"]["Health"]["required"]
 
 
 def test_health_needs_no_key_and_ignores_a_bad_one(api: Api) -> None:
