@@ -187,7 +187,13 @@ class Daemon:
                 host=settings.host,
                 port=settings.port,
             )
-            http.start()
+            try:
+                http.start()
+            except OSError as error:  # the port is taken, the host does not resolve, …
+                reason = error.strerror or str(error)
+                raise StartupError(
+                    f"cannot listen on {settings.host}:{settings.port} (HOST, PORT): {reason}"
+                ) from error
         except BaseException:
             # Whatever did start must not outlive a failed start-up.
             self.replication.release()

@@ -6,7 +6,9 @@ one line on stderr and exit code 2. Secret values are never echoed back in an er
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ T = TypeVar("T")
 DEFAULT_DATABASE_URL = "sqlite:///./pims-sync.db"
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MIN_ENCRYPTION_KEY_LENGTH = 32
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens, 1 to 63 of them.
+HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET_VARIABLES = frozenset(
     {"PIMS_ENCRYPTION_KEY", "PIMS_ENCRYPTION_KEY_PREVIOUS", "AXIOM_API_TOKEN", "DATABASE_URL"}
@@ -158,6 +162,19 @@ class _Parser:
                 )
         return key, previous
 
+    def host(self) -> str:
+        """``HOST``: an IP address or a host name (checked here, so a typo is refused before
+        anything starts; a name that does not resolve is reported when the listener binds)."""
+        value = self.raw("HOST") or "0.0.0.0"
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+        if len(value) > 253 or not all(HOST_LABEL.fullmatch(label) for label in value.split(".")):
+            raise ConfigError("HOST", "must be an IP address or a host name", value)
+        return value
+
     def url(self, name: str, default: str) -> str:
         value = self.raw(name) or default
         if not value.startswith(("http://", "https://")):
@@ -188,7 +205,7 @@ class _Parser:
             enable_leases=enable_leases,
             database_url=database_url,
             auto_migrate=self.boolean("AUTO_MIGRATE", True),
-            host=self.raw("HOST") or "0.0.0.0",
+            host=self.host(),
             port=self.integer("PORT", 3001, 0, 65535),
             encryption_key=key,
             previous_encryption_keys=previous,

@@ -408,7 +408,7 @@ def _clinic_summary(out: Console, run: DemoRun, base: str) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
 
-    from daemon.app import Daemon
+    from daemon.app import Daemon, StartupError
     from daemon.cli.run_cmd import SignalPlan, configure_daemon_logging
     from daemon.store import Database, SecretBox, Store
     from daemon.store.migrate import upgrade
@@ -459,7 +459,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"[bold]pims-sync demo[/bold]: IDEXX Neo simulator at {neo.url}, ezyVet simulator "
             f"at {ezyvet.url}, starting the daemon …"
         )
-        daemon.start()
+        try:
+            daemon.start()
+        except StartupError as exc:  # e.g. --port taken: one line, as `run` says it
+            raise CliFailure(str(exc)) from None
         base = f"http://127.0.0.1:{daemon.port}"
         keys = {name: key for name, (_, _, key) in prepared.items()}
         results = asyncio.run(_drive(base, keys, console))
