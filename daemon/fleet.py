@@ -19,6 +19,9 @@ things it has to show. A clinic needs attention when:
 - ``schedule_never_fires``: a stored cron that matches no date (``0 0 31 2 *``).
 
 Inactive clinics are listed, after the others, and never need attention.
+
+With replicas (PostgreSQL), each clinic's ``clinic_leases`` row is shown too: which replica
+holds it, or that nobody does. It is read only; the lease loop alone writes it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from daemon.names import SYNC_TYPES
 from daemon.schedule import MISFIRE_GRACE, ScheduleEntry, next_fire_time, previous_fire_time
 from daemon.store import Store
 from daemon.store.clinics import ClinicView
-from daemon.store.models import Clinic, ClinicScheduleConfig, PimsCredential, ScheduleSync
+from daemon.store.models import (
+    Clinic,
+    ClinicLease,
+    ClinicScheduleConfig,
+    PimsCredential,
+    ScheduleSync,
+)
 from daemon.store.syncs import iso_utc
 
 #: The sweeper's limit (``actors.sweeper.HEARTBEAT_TIMEOUT``): a running sync whose heartbeat is
@@ -117,6 +126,27 @@ class ScheduleStatus:
 
 
 @dataclass(frozen=True)
+class LeaseView:
+    """A clinic's ``clinic_leases`` row: the replica named in it serves the clinic only until
+    ``expires_at``; past that (or with no owner) nobody does until a replica claims it."""
+
+    owner_id: str | None
+    expires_at: datetime
+    fencing_token: int
+
+    def held_at(self, now: datetime) -> bool:
+        return self.owner_id is not None and self.expires_at > now
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "ownerId": self.owner_id,
+            "held": self.held_at(now),
+            "expiresAt": iso_utc(self.expires_at),
+            "fencingToken": self.fencing_token,
+        }
+
+
+@dataclass(frozen=True)
 class ClinicStatus:
     clinic: ClinicView
     has_credentials: bool
@@ -124,6 +154,7 @@ class ClinicStatus:
     last_finished: dict[str, SyncRow]
     schedules: tuple[ScheduleStatus, ...]
     attention: tuple[Attention, ...]
+    lease: LeaseView | None = None  # None: no lease row (one daemon, or none claimed it yet)
 
     @property
     def next_run(self) -> tuple[str, datetime] | None:
@@ -155,6 +186,7 @@ class ClinicStatus:
             "nextRun": None
             if upcoming is None
             else {"type": upcoming[0], "at": iso_utc(upcoming[1])},
+            "lease": None if self.lease is None else self.lease.as_json(now),
         }
 
 
@@ -242,6 +274,20 @@ def _credentials(store: Store, clinic_ids: Sequence[uuid.UUID]) -> dict[uuid.UUI
         return dict(session.execute(query).tuples().all())
 
 
+def _leases(store: Store, clinic_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, LeaseView]:
+    query = select(
+        ClinicLease.clinic_id,
+        ClinicLease.owner_id,
+        ClinicLease.expires_at,
+        ClinicLease.fencing_token,
+    ).where(ClinicLease.clinic_id.in_(clinic_ids))
+    with store.db.session() as session:
+        return {
+            clinic_id: LeaseView(owner, expires, token)
+            for clinic_id, owner, expires, token in session.execute(query).all()
+        }
+
+
 def read_fleet(
     store: Store,
     now: datetime,
@@ -259,6 +305,7 @@ def read_fleet(
     scheduled = _last_scheduled(store, ids)
     changed = _changed_at(store, ids)
     credentials = _credentials(store, ids)
+    leases = _leases(store, ids)
     statuses = []
     for view in views:
         latest_rows = by_latest.get(view.id, {})
@@ -304,6 +351,7 @@ def read_fleet(
                 last_finished=finished_rows,
                 schedules=schedules,
                 attention=tuple(attention),
+                lease=leases.get(view.id),
             )
         )
     statuses.sort(key=lambda s: (not s.attention, not s.clinic.is_active, s.clinic.name.lower()))

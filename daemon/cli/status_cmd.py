@@ -133,6 +133,16 @@ def _next_cell(status: ClinicStatus, now: datetime) -> str:
     return f"{sync_type} in {_age(int((when - now).total_seconds()))}"
 
 
+def _replica_cell(status: ClinicStatus, now: datetime) -> str:
+    lease = status.lease
+    if lease is None or lease.owner_id is None:
+        return "[dim]none[/dim]"
+    if not lease.held_at(now):
+        ago = _age(int((now - lease.expires_at).total_seconds()))
+        return f"{lease.owner_id}\n[yellow]expired {ago} ago[/yellow]"
+    return lease.owner_id
+
+
 def render(fleet: FleetStatus) -> RenderableType:
     """The table (one row per clinic, problems by code), then each problem in words."""
     from rich.box import SIMPLE_HEAD
@@ -148,8 +158,12 @@ def render(fleet: FleetStatus) -> RenderableType:
     table = Table(
         title=title, caption=f"as of {now:%Y-%m-%d %H:%M:%S} UTC", box=SIMPLE_HEAD, show_lines=True
     )
+    # Only with replicas: one daemon on SQLite writes no lease rows.
+    leased = any(status.lease is not None for status in fleet.clinics)
     table.add_column("CLINIC", no_wrap=True)
     table.add_column("PROVIDER")
+    if leased:
+        table.add_column("REPLICA", no_wrap=True)
     for sync_type in ("inbound", "cases", "reconciliation"):
         table.add_column(sync_type.upper())
     table.add_column("NEXT RUN")
@@ -165,6 +179,7 @@ def render(fleet: FleetStatus) -> RenderableType:
         table.add_row(
             name,
             clinic.provider,
+            *([_replica_cell(status, now)] if leased else []),
             *(_sync_cell(status, t, now) for t in ("inbound", "cases", "reconciliation")),
             _next_cell(status, now),
             "\n".join(f"[red]{code}[/red]" for code in codes) or "[green]ok[/green]",

@@ -23,7 +23,13 @@ from actors.sweeper import HEARTBEAT_TIMEOUT
 from daemon.fleet import STALE_HEARTBEAT
 from daemon.schedule import ScheduleEntry
 from daemon.store import Store
-from daemon.store.models import Clinic, ClinicScheduleConfig, PimsCredential, ScheduleSync
+from daemon.store.models import (
+    Clinic,
+    ClinicLease,
+    ClinicScheduleConfig,
+    PimsCredential,
+    ScheduleSync,
+)
 from daemon.store.types import utcnow
 from tests.cli.conftest import Cli
 
@@ -303,3 +309,62 @@ def test_status_loads_no_actors_or_browsers(cli: Cli) -> None:
 
 def test_the_stale_heartbeat_limit_is_the_sweepers() -> None:
     assert STALE_HEARTBEAT == HEARTBEAT_TIMEOUT
+
+
+def _lease(
+    store: Store, clinic_id: uuid.UUID, owner: str | None, expires: datetime, token: int = 1
+) -> None:
+    """A ``clinic_leases`` row as the replicas' lease loop writes it."""
+    with store.db.session() as session:
+        session.add(
+            ClinicLease(
+                clinic_id=clinic_id,
+                owner_id=owner,
+                fencing_token=token,
+                acquired_at=None if owner is None else expires - timedelta(seconds=30),
+                expires_at=expires,
+            )
+        )
+
+
+def test_status_shows_which_replica_holds_each_clinic(cli: Cli, store: Store) -> None:
+    """With replicas, each clinic's lease: who holds it, or that nobody does (free, or held by
+    a replica whose lease ran out). Without lease rows (one daemon on SQLite), no column."""
+    now = utcnow()
+    held = _clinic(store, "Held")
+    expired = _clinic(store, "Lapsed")
+    free = _clinic(store, "Loose")
+    unleased = _clinic(store, "Unleased")
+
+    plain = cli("status")
+    assert plain.code == 0 and "REPLICA" not in plain.stdout
+
+    _lease(store, held, "replica-one", now + timedelta(seconds=25), token=4)
+    _lease(store, expired, "replica-gone", now - timedelta(minutes=3), token=2)
+    _lease(store, free, None, now - timedelta(minutes=1))
+
+    result = cli("status", "--json")
+    assert result.code == 0, result.stderr
+    by_name = {c["name"]: c for c in result.json()["clinics"]}
+    assert by_name["Held"]["lease"]["ownerId"] == "replica-one"
+    assert by_name["Held"]["lease"]["held"] is True
+    assert by_name["Held"]["lease"]["fencingToken"] == 4
+    assert by_name["Lapsed"]["lease"]["ownerId"] == "replica-gone"
+    assert by_name["Lapsed"]["lease"]["held"] is False
+    assert by_name["Loose"]["lease"] == {
+        "ownerId": None,
+        "held": False,
+        "fencingToken": 1,
+        "expiresAt": by_name["Loose"]["lease"]["expiresAt"],
+    }
+    assert by_name["Unleased"]["lease"] is None
+    assert str(unleased) == by_name["Unleased"]["id"]
+
+    human = cli("status")
+    assert human.code == 0, human.stderr
+    rows = {line.split()[0]: line for line in human.stdout.splitlines() if line.strip()}
+    assert "REPLICA" in human.stdout
+    assert "replica-one" in rows["Held"]
+    assert "replica-gone" in human.stdout and "expired" in human.stdout
+    assert "expired" not in rows["Held"]
+    assert "none" in rows["Loose"]
