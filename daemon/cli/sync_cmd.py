@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from daemon.cli.common import (
@@ -42,6 +42,10 @@ if TYPE_CHECKING:
     from daemon.store.syncs import SyncInProgress, SyncRecord
 
 POLL_S = 0.25
+#: The HTTP API's window of sane dates (``daemon.http.schema``; not imported from there, which
+#: loads aiohttp). tests/cli/test_sync_dates.py keeps the two equal.
+DATE_FLOOR = date(2000, 1, 1)
+DATE_HORIZON_YEARS = 5
 #: While this sync waits behind another, dead runs are looked for this often.
 SWEEP_WHILE_QUEUED_S = 5.0
 
@@ -103,12 +107,29 @@ def _dates(args: argparse.Namespace, kind: str) -> tuple[date | None, date | Non
     if args.start is None:
         return None, None
     try:
-        start = local_date(args.start, "--start")
-        end = local_date(args.end, "--end")
+        start = _sane(local_date(args.start, "--start"), "--start")
+        end = _sane(local_date(args.end, "--end"), "--end")
         check_range(start, end, start_field="--start", end_field="--end")
     except (InvalidValue, InvalidRange) as exc:
         raise usage_error(str(exc)) from None
     return start, end
+
+
+def _sane(day: date, flag: str) -> date:
+    """A date inside the window the HTTP API accepts: outside it, a typing mistake (a year
+    0001 was sent to the PIMS; a year 9999 ran a 'completed' sync of nothing)."""
+    today = datetime.now(UTC).date()
+    try:
+        latest = today.replace(year=today.year + DATE_HORIZON_YEARS)
+    except ValueError:  # 29 February
+        latest = today.replace(year=today.year + DATE_HORIZON_YEARS, day=28)
+    if not DATE_FLOOR <= day <= latest:
+        raise InvalidValue(
+            flag,
+            f"must be from {DATE_FLOOR.isoformat()} to {latest.isoformat()} "
+            f"(today + {DATE_HORIZON_YEARS} years)",
+        )
+    return day
 
 
 def parse_request(args: argparse.Namespace) -> tuple[uuid.UUID, SyncRequest]:
