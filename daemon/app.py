@@ -12,6 +12,7 @@ room left for the final log flush, whatever is stuck.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from actors.sweeper import HEARTBEAT_TIMEOUT, Sweeper
 from daemon.config import Settings
 from daemon.dispatcher import ActorDispatcher
 from daemon.http.app import build_app
-from daemon.http.server import HttpServer
+from daemon.http.server import HttpServer, bind_socket
 from daemon.observability import metrics
 from daemon.replication import AlreadyServed, Replication
 from daemon.startup_checks import StartupError as StartupError  # re-exported for run_cmd
@@ -121,6 +122,11 @@ class Daemon:
                 completed_at.timestamp()
             )
 
+        # The port is bound before any actor starts: a process that cannot serve (the port
+        # taken, HOST unresolvable) must fail before it has run a sync, not after its first
+        # scheduled one (a platform restarting it would repeat that sync on every attempt).
+        # Connections wait in the backlog until the server starts below.
+        listener = _listen(settings)
         pool = BrowserPool(size=settings.browser_pool_size, chromium_path=settings.chromium_path)
         try:
             directory = ClinicDirectory()
@@ -186,15 +192,11 @@ class Daemon:
                 build_app(dispatcher=dispatcher, store=store, settings=settings, watch=watch),
                 host=settings.host,
                 port=settings.port,
+                sock=listener,
             )
-            try:
-                http.start()
-            except OSError as error:  # the port is taken, the host does not resolve, …
-                reason = error.strerror or str(error)
-                raise StartupError(
-                    f"cannot listen on {settings.host}:{settings.port} (HOST, PORT): {reason}"
-                ) from error
+            http.start()
         except BaseException:
+            listener.close()
             # Whatever did start must not outlive a failed start-up.
             self.replication.release()
             for ref in reversed(pykka.ActorRegistry.get_all()):
@@ -322,6 +324,16 @@ class Daemon:
                 "sync marked interrupted at shutdown",
                 extra={"sync_id": str(record.id), "clinic_id": str(record.clinic_id)},
             )
+
+
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        return bind_socket(settings.host, settings.port)
+    except OSError as error:  # the port is taken, the host does not resolve, …
+        reason = error.strerror or str(error)
+        raise StartupError(
+            f"cannot listen on {settings.host}:{settings.port} (HOST, PORT): {reason}"
+        ) from error
 
 
 def _attempt(what: str, step: Callable[[], Any]) -> Any:

@@ -32,12 +32,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 class HttpServer:
     def __init__(
-        self, app: web.Application, host: str, port: int, *, shutdown_timeout_s: float = 5.0
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        shutdown_timeout_s: float = 5.0,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``: a socket :func:`bind_socket` already bound to ``host:port``, served from
+        :meth:`start` on (the daemon binds before it starts anything else)."""
         self.app = app
         self.host = host
         self.requested_port = port
         self.shutdown_timeout_s = shutdown_timeout_s
+        self._bound = sock
         self._socket: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -66,7 +75,7 @@ class HttpServer:
         with self._lock:
             if self._thread is not None:
                 raise RuntimeError("the HTTP server was already started")
-            self._socket = bind_socket(self.host, self.requested_port)
+            self._socket = self._bound or bind_socket(self.host, self.requested_port)
             self._thread = threading.Thread(target=self._serve, name="http-server", daemon=True)
             self._thread.start()
         if not self._ready.wait(timeout_s):

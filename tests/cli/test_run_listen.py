@@ -68,3 +68,19 @@ def test_the_demo_on_a_taken_port_ends_with_one_line_not_a_traceback(tmp_path: P
     assert _last_line(done.stderr).startswith(
         f"pims-sync: error: cannot listen on 127.0.0.1:{port} (HOST, PORT): "
     ), done.stderr
+
+
+def test_a_taken_port_fails_before_any_clinic_actor_starts(cli: Cli) -> None:
+    """Binding comes first: a process that cannot serve must not have started clinic actors
+    (and with them cron ticks and syncs) by the time it says so."""
+    added = cli("clinic", "add", "--name", "Bound First", "--provider", "ezyvet", "--json")
+    assert added.code == 0, added.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("run", HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="INFO")
+    assert done.code == 1
+    assert _last_line(done.stderr).startswith("pims-sync: error: cannot listen on"), done.stderr
+    assert "clinic actor started" not in done.stderr
+    assert "Traceback" not in done.stderr
