@@ -69,6 +69,33 @@ def permission(value: str, field: str = "permission") -> str:
     return value
 
 
+#: Dates outside this window are typing mistakes (a year 0202, a year 2205), never a sync: the
+#: HTTP API and the CLI refuse them alike.
+DATE_FLOOR = date(2000, 1, 1)
+DATE_HORIZON_YEARS = 5
+
+
+def latest_sane_date(today: date) -> date:
+    """``today`` + :data:`DATE_HORIZON_YEARS` years (28 February for a 29 February)."""
+    try:
+        return today.replace(year=today.year + DATE_HORIZON_YEARS)
+    except ValueError:
+        return today.replace(year=today.year + DATE_HORIZON_YEARS, day=28)
+
+
+def sane_date(day: date, field: str, today: date) -> date:
+    """``day`` when it lies from :data:`DATE_FLOOR` to :func:`latest_sane_date`, else
+    :class:`InvalidValue` naming ``field`` and the window."""
+    latest = latest_sane_date(today)
+    if not DATE_FLOOR <= day <= latest:
+        raise InvalidValue(
+            field,
+            f"must be from {DATE_FLOOR.isoformat()} to {latest.isoformat()} "
+            f"(today + {DATE_HORIZON_YEARS} years)",
+        )
+    return day
+
+
 def local_date(value: str, field: str) -> date:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidValue(field, "must be a date YYYY-MM-DD")

@@ -35,17 +35,13 @@ from daemon.cli.common import (
 from daemon.config import Settings
 from daemon.sync.ranges import LOOKBACK_LIMITS, PARALLEL_LIMITS, InvalidRange, check_range
 from daemon.sync.requests import DEFAULT_LOOKBACK_DAYS, DEFAULT_PARALLEL_BATCH_SIZE, SyncRequest
-from daemon.validation import InvalidValue, local_date, sync_type
+from daemon.validation import InvalidValue, local_date, sane_date, sync_type
 
 if TYPE_CHECKING:
     from daemon.store import Store
     from daemon.store.syncs import SyncInProgress, SyncRecord
 
 POLL_S = 0.25
-#: The HTTP API's window of sane dates (``daemon.http.schema``; not imported from there, which
-#: loads aiohttp). tests/cli/test_sync_dates.py keeps the two equal.
-DATE_FLOOR = date(2000, 1, 1)
-DATE_HORIZON_YEARS = 5
 #: While this sync waits behind another, dead runs are looked for this often.
 SWEEP_WHILE_QUEUED_S = 5.0
 
@@ -118,18 +114,7 @@ def _dates(args: argparse.Namespace, kind: str) -> tuple[date | None, date | Non
 def _sane(day: date, flag: str) -> date:
     """A date inside the window the HTTP API accepts: outside it, a typing mistake (a year
     0001 was sent to the PIMS; a year 9999 ran a 'completed' sync of nothing)."""
-    today = datetime.now(UTC).date()
-    try:
-        latest = today.replace(year=today.year + DATE_HORIZON_YEARS)
-    except ValueError:  # 29 February
-        latest = today.replace(year=today.year + DATE_HORIZON_YEARS, day=28)
-    if not DATE_FLOOR <= day <= latest:
-        raise InvalidValue(
-            flag,
-            f"must be from {DATE_FLOOR.isoformat()} to {latest.isoformat()} "
-            f"(today + {DATE_HORIZON_YEARS} years)",
-        )
-    return day
+    return sane_date(day, flag, datetime.now(UTC).date())
 
 
 def parse_request(args: argparse.Namespace) -> tuple[uuid.UUID, SyncRequest]:

@@ -10,15 +10,12 @@ way of naming a range) live in the validator and are spelled out in the descript
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Final, Literal
 
 from daemon.sync.ranges import LOOKBACK_LIMITS, MAX_RANGE_DATES, PARALLEL_LIMITS
 from daemon.sync.requests import DEFAULT_LOOKBACK_DAYS, DEFAULT_PARALLEL_BATCH_SIZE
+from daemon.validation import DATE_FLOOR, DATE_HORIZON_YEARS
 
-#: Dates outside this window are typing mistakes (a year 0202, a year 2205), never a sync.
-DATE_FLOOR: Final = date(2000, 1, 1)
-DATE_HORIZON_YEARS: Final = 5
 #: Relative ranges of the old service: today … today + N − 1 must stay within 62 dates.
 DAYS_AHEAD: Final = (1, MAX_RANGE_DATES)
 DAYS_BACK: Final = (1, MAX_RANGE_DATES - 1)

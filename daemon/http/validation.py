@@ -18,27 +18,18 @@ from typing import Any, Final
 from daemon.http.errors import ApiError, FieldError
 from daemon.http.schema import (
     BODIES,
-    DATE_FLOOR,
-    DATE_HORIZON_YEARS,
     RELATIVE_FIELDS,
     Body,
 )
 from daemon.http.schema import Field as Spec
 from daemon.sync.ranges import MAX_RANGE_DATES
 from daemon.sync.requests import DEFAULT_LOOKBACK_DAYS, DEFAULT_PARALLEL_BATCH_SIZE, SyncRequest
-from daemon.validation import InvalidValue, local_date
+from daemon.validation import InvalidValue, local_date, sane_date
 
 MAX_RANGE_DAYS: Final = MAX_RANGE_DATES
 DATE_RANGE_FIELDS: Final = frozenset({"start", "end"})
 #: The order the parts of ``POST /api/sync/full`` run in.
 FULL_PARTS: Final = ("inbound", "cases", "reconciliation")
-
-
-def latest_sane_date(today: date) -> date:
-    try:
-        return today.replace(year=today.year + DATE_HORIZON_YEARS)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year + DATE_HORIZON_YEARS, day=28)
 
 
 @dataclass
@@ -116,15 +107,11 @@ class _Collector:
         except InvalidValue as exc:
             self.add(name, exc.rule)
             return None
-        latest = latest_sane_date(self.today)
-        if not DATE_FLOOR <= parsed <= latest:
-            self.add(
-                name,
-                f"must be from {DATE_FLOOR.isoformat()} to {latest.isoformat()} "
-                f"(today + {DATE_HORIZON_YEARS} years)",
-            )
+        try:
+            return sane_date(parsed, name, self.today)
+        except InvalidValue as exc:
+            self.add(name, exc.rule)
             return None
-        return parsed
 
     def date_range_object(self, name: str, value: Any) -> tuple[date, date] | None:
         if not isinstance(value, dict):

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from daemon.cli import build_parser, sync_cmd
+from daemon.cli import build_parser
 from daemon.cli.common import CliFailure
 from daemon.cli.sync_cmd import parse_request
-from daemon.http import schema
 from daemon.sync.requests import SyncRequest
 
 
@@ -51,8 +50,3 @@ def test_an_end_past_the_horizon_names_end() -> None:
 def test_dates_inside_the_window_still_work() -> None:
     request = _parse("inbound", "--start", "2000-01-01", "--end", "2000-01-31")
     assert request.start_date is not None and request.start_date.isoformat() == "2000-01-01"
-
-
-def test_the_window_is_the_http_api_s() -> None:
-    assert sync_cmd.DATE_FLOOR == schema.DATE_FLOOR
-    assert sync_cmd.DATE_HORIZON_YEARS == schema.DATE_HORIZON_YEARS
