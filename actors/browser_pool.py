@@ -1,7 +1,7 @@
 """BrowserPoolActor: owns the Chromium processes that logins borrow.
 
 The actor decides the pool's lifecycle and reports its state. The pool starts only once a clinic
-whose provider logs in through a browser is served (``clinic_served``): a daemon whose clinics
+whose provider logs in through a browser is served (``ClinicServed``): a daemon whose clinics
 all use API providers never runs Chromium, and its ``/ready`` does not depend on one. Leases go
 straight to the thread-safe pool engine (``providers.browsers.pool``): a clinic actor waiting
 for a free browser must never block this actor's mailbox, and the browsers never leave the
@@ -18,6 +18,7 @@ from typing import Any
 
 import pykka
 
+from actors.messages import ClinicServed, PoolStatus
 from daemon.observability import metrics
 from providers.browsers.pool import BrowserPool
 from providers.registry import UnknownProvider, provider_class
@@ -59,6 +60,13 @@ class BrowserPoolActor(pykka.ThreadingActor):
         self.pool.stop()
         metrics.BROWSER_POOL_IN_USE.set(0)
         log.info("browser pool stopped")
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ClinicServed):
+            return self.clinic_served(message.clinic_id, message.provider)
+        if isinstance(message, PoolStatus):
+            return self.status()
+        raise TypeError(f"BrowserPoolActor cannot handle {type(message).__name__}")
 
     def clinic_served(self, clinic_id: uuid.UUID, provider: str) -> None:
         """A clinic actor started: if its provider logs in through a browser, the pool runs."""

@@ -18,13 +18,12 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from actors.directory import ClinicDirectory
-from actors.messages import RunSync
+from actors.messages import LeaseTick, Notification, ReleaseLeases, RunSync, StopClaiming
 from actors.ticker import Ticker
 from daemon.observability import metrics
 from daemon.store.leases import LEASES_CHANNEL, WORK_CHANNEL, LeaseStore, Renewal
@@ -33,11 +32,6 @@ log = logging.getLogger("pims_sync.leases")
 
 #: While clinics are being handed over, the keeper looks again this soon (not a period later).
 HANDOVER_RECHECK_S = 0.3
-
-
-@dataclass(frozen=True)
-class LeaseTick:
-    """Renew, balance and report (the keeper's timer, or a notification)."""
 
 
 class LeaseKeeper(pykka.ThreadingActor):
@@ -76,9 +70,15 @@ class LeaseKeeper(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, LeaseTick):
             return self.tick()
+        if isinstance(message, Notification):
+            return self.notified(message.channel, message.payload)
+        if isinstance(message, StopClaiming):
+            return self.start_draining()
+        if isinstance(message, ReleaseLeases):
+            return self.release_everything()
         raise TypeError(f"LeaseKeeper cannot handle {type(message).__name__}")
 
-    # -- notifications (called on the listener's thread) ---------------------------------------
+    # -- notifications -----------------------------------------------------------------------
 
     def notified(self, channel: str, payload: str) -> None:
         if channel == LEASES_CHANNEL:

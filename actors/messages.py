@@ -78,3 +78,43 @@ class PollNow:
 @dataclass(frozen=True)
 class Sweep:
     """Mark syncs whose heartbeat stopped as interrupted (the Sweeper's timer)."""
+
+
+@dataclass(frozen=True)
+class ClinicServed:
+    """A clinic actor started for this provider (to the BrowserPoolActor, which starts
+    Chromium the first time a clinic that logs in through a browser is served)."""
+
+    clinic_id: uuid.UUID
+    provider: str
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """Answer the browser pool's state for ``/ready`` (to the BrowserPoolActor)."""
+
+
+@dataclass(frozen=True)
+class LeaseTick:
+    """Renew, balance and report (the LeaseKeeper's timer, or a notification)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A PostgreSQL ``NOTIFY`` another replica sent on a lease or work channel (the
+    listener → LeaseKeeper)."""
+
+    channel: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class StopClaiming:
+    """Shutdown is under way: take no new lease, count for nobody's share (to the
+    LeaseKeeper; the leases held stay while syncs finish)."""
+
+
+@dataclass(frozen=True)
+class ReleaseLeases:
+    """After the syncs ended: release every lease at once and answer how many (to the
+    LeaseKeeper)."""

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actors.directory import ClinicDirectory  # noqa: E402
-from actors.lease_keeper import LeaseKeeper, LeaseTick  # noqa: E402
+from actors.lease_keeper import LeaseKeeper  # noqa: E402
+from actors.messages import LeaseTick  # noqa: E402
 from daemon.store import Database  # noqa: E402
 from daemon.store.leases import LeaseStore  # noqa: E402
 from daemon.store.migrate import upgrade  # noqa: E402

@@ -26,7 +26,7 @@ from actors.browser_pool import BrowserPoolActor
 from actors.clinic import ClinicActor
 from actors.config_watcher import ConfigWatcher
 from actors.directory import ClinicDirectory
-from actors.messages import Drain, PollNow, StopChildren
+from actors.messages import ClinicServed, Drain, PollNow, PoolStatus, StopChildren
 from actors.serving import ServiceBoard
 from actors.supervisor import Supervisor
 from actors.sweeper import HEARTBEAT_TIMEOUT, Sweeper
@@ -143,7 +143,7 @@ class Daemon:
             def start_clinic(
                 clinic: ClinicView, supervisor: pykka.ActorRef[Any]
             ) -> pykka.ActorRef[Any]:
-                pool_actor.proxy().clinic_served(clinic.id, clinic.provider)
+                pool_actor.tell(ClinicServed(clinic.id, clinic.provider))
                 return ClinicActor.start(
                     clinic,
                     store=store,
@@ -173,7 +173,7 @@ class Daemon:
             def browser_status() -> dict[str, Any]:
                 if not pool_actor.is_alive():
                     return {"warmed": False, "error": "browser pool stopped"}
-                status: dict[str, Any] = pool_actor.proxy().status().get(timeout=5)
+                status: dict[str, Any] = pool_actor.ask(PoolStatus(), block=True, timeout=5)
                 return status
 
             dispatcher = ActorDispatcher(

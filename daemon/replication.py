@@ -20,7 +20,8 @@ import pykka
 
 from actors.directory import ClinicDirectory
 from actors.fenced_runner import FencedRunner, Runner
-from actors.lease_keeper import LeaseKeeper, LeaseTick
+from actors.lease_keeper import LeaseKeeper
+from actors.messages import LeaseTick, Notification, ReleaseLeases, StopClaiming
 from daemon.config import Settings
 from daemon.store import Database, Store
 from daemon.store.leases import (
@@ -102,13 +103,13 @@ class Replication:
             return
         self.keeper = LeaseKeeper.start(leases=self.leases, directory=directory, on_change=reload)
         self.keeper.ask(LeaseTick())
-        keeper = self.keeper.proxy()
+        keeper = self.keeper
 
         def route(channel: str, payload: str) -> None:
             if channel == ROWS_CHANNEL:
                 self._row_changed(payload)
-            else:
-                keeper.notified(channel, payload)
+            elif keeper.is_alive():
+                keeper.tell(Notification(channel, payload))
 
         self.listener = Listener(
             listen_url(db), (LEASES_CHANNEL, WORK_CHANNEL, ROWS_CHANNEL), route
@@ -155,7 +156,7 @@ class Replication:
         """Take no new lease, count for nobody's share; the leases stay while syncs finish."""
         if self.keeper is not None and self.keeper.is_alive():
             with contextlib.suppress(Exception):
-                self.keeper.proxy().start_draining().get(timeout=5)
+                self.keeper.ask(StopClaiming(), timeout=5)
 
     def release(self) -> None:
         """Once the syncs are finished or interrupted: release every lease at once, so that
@@ -164,7 +165,7 @@ class Replication:
             self.listener.stop()
         if self.keeper is not None and self.keeper.is_alive():
             try:
-                self.keeper.proxy().release_everything().get(timeout=10)
+                self.keeper.ask(ReleaseLeases(), timeout=10)
             except Exception:
                 log.exception("releasing the clinic leases failed; they expire after the TTL")
             self.keeper.stop(block=False)
