@@ -4,7 +4,8 @@ Contract §5.2. Order matters for safety: the calendar is fetched first and a fa
 writes nothing; the appointment rows are then written in one transaction (upserts, restores,
 soft deletes); the slots of the range are rebuilt last, in one transaction of their own. When
 the clinic's hours cannot be known (no configuration, or the PIMS's could not be read) the
-appointments are still written and the sync ends ``partial``.
+appointments are still written and the sync ends ``partial``; when only the PIMS's hours could
+not be read, the slots already published keep their times and have their bookings recounted.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from daemon.sync.slots import (
     has_hours,
     hours_from_daily,
     hours_from_pims,
+    recount_slots,
     slot_minutes,
 )
 from providers.base import Appointment, PimsProvider, ProviderError, ScheduleConfig
@@ -176,12 +178,20 @@ class InboundSync(SyncService):
     ) -> None:
         clinic, span = ctx.clinic, ctx.date_range
         if config_error is not None:
-            # Without the PIMS's hours the slots cannot be known: keep the ones we have.
+            # Without the PIMS's hours no slot can be laid out, but the calendar was read:
+            # the slots already published keep their times and have their bookings and blocks
+            # counted again, so that a slot booked since the last run does not stay free for
+            # the phone agent to double-book.
+            published = ctx.repos.slots.in_range(clinic.id, span.start, span.end)
+            recounted = recount_slots(published, clinic.default_capacity, appointments)
+            ctx.repos.slots.replace_range(clinic.id, span.start, span.end, recounted, now=ctx.now())
             ctx.report.error(
                 error_code_of(config_error),
-                "the PIMS schedule configuration could not be read; "
-                "availability slots were left unchanged",
+                "the PIMS schedule configuration could not be read; the slots already "
+                "published were kept, their bookings and blocks counted again",
             )
+            ctx.report.stats["slots"] = len(recounted)
+            ctx.report.stats["blockedSlots"] = sum(1 for s in recounted if s.is_blocked)
             return
         hours: Hours = (
             hours_from_daily(clinic.daily_hours)

@@ -163,6 +163,26 @@ def build_slots(
     return slots
 
 
+def recount_slots(
+    published: Sequence[Slot], capacity: int, appointments: Sequence[Appointment]
+) -> list[Slot]:
+    """The slots already published, their bookings and blocks counted again from a fresh
+    calendar: what the slots can still say when the opening hours cannot be read. Their times
+    are kept; a slot booked since the last run must not go on looking free."""
+    busy = _busy(appointments)
+    return [
+        _slot(
+            slot.local_date,
+            datetime.combine(slot.local_date, time.fromisoformat(slot.local_start)),
+            slot.starts_at,
+            slot.ends_at,
+            capacity,
+            busy,
+        )
+        for slot in published
+    ]
+
+
 def _slot(
     day: date,
     wall_start: datetime,

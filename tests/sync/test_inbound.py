@@ -210,3 +210,30 @@ def test_force_full_sync_rewrites_rows_but_never_overrides_the_guard(harness: Ha
     forced = harness.sync("inbound", force=True, force_full_sync=True)
     assert forced.status == "completed"
     assert booked_slots(harness) == 0
+
+
+def test_unreadable_hours_keep_the_slots_but_count_new_bookings(harness: Harness) -> None:
+    """The PIMS's opening hours cannot be read, its calendar can: the slots already published
+    stay (nothing to lay new ones out with), and one booked since the last run is counted,
+    never left looking free for the phone agent."""
+    harness.sync("inbound")
+    tomorrow = TODAY + timedelta(days=1)
+    event = next(e for e in events_on(harness.sim, tomorrow) if not e.get("is_block"))
+    starts = datetime.fromisoformat(event["start"]).replace(tzinfo=UTC) + timedelta(hours=8)
+    before = {
+        s.starts_at: s for s in harness.repos.slots.in_range(harness.clinic.id, TODAY, HORIZON_END)
+    }
+    assert starts in before
+
+    harness.sim.dataset.upsert_event({**event, "appointment_id": "990001"})  # booked meanwhile
+    harness.sim.set_faults(errors={"appointment_view": {"rate": 1.0, "status": 503}})
+    record = harness.sync("inbound")
+    assert (record.status, record.error_code) == ("partial", "pims_unavailable")
+    assert record.stats["created"] == 1
+    after = {
+        s.starts_at: s for s in harness.repos.slots.in_range(harness.clinic.id, TODAY, HORIZON_END)
+    }
+    assert after.keys() == before.keys() and record.stats["slots"] == len(after)
+    assert after[starts].booked == before[starts].booked + 1
+    unchanged = [at for at in before if at != starts and after[at] == before[at]]
+    assert len(unchanged) > len(before) // 2  # only what the new booking overlaps changed
