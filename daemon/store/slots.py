@@ -131,3 +131,13 @@ class SlotRepository:
                 chunk = gone[i : i + ID_CHUNK]
                 session.execute(delete(ScheduleSlot).where(ScheduleSlot.id.in_(chunk)))
         return SlotChanges(written=len(changed), removed=len(gone))
+
+    def remove_after(self, clinic_id: uuid.UUID, last: date) -> int:
+        """Delete the clinic's slots dated after ``last``; answers how many there were."""
+        with self.db.session() as session:
+            result = session.execute(
+                delete(ScheduleSlot).where(
+                    ScheduleSlot.clinic_id == clinic_id, ScheduleSlot.local_date > last
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)

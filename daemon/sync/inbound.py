@@ -90,6 +90,21 @@ class InboundSync(SyncService):
             return  # the deletion guard tripped: nothing written, slots left as they were
         ctx.progress.checkpoint()
         self._rebuild_slots(ctx, appointments, config, config_error)
+        self._drop_slots_past_horizon(ctx)
+
+    def _drop_slots_past_horizon(self, ctx: SyncContext) -> None:
+        """A run over the clinic's own horizon owns availability up to its end: slots dated
+        later were published when the horizon was longer (or by a run over an explicit
+        range) and no run keeps them true any more, so they go rather than offer times that
+        may have been booked since."""
+        if ctx.request.start_date is not None or ctx.request.end_date is not None:
+            return
+        dropped = ctx.repos.slots.remove_after(ctx.clinic.id, ctx.date_range.end)
+        if dropped:
+            ctx.log.info(
+                "removed slots past the clinic's horizon",
+                extra={"slots": dropped, "after": ctx.date_range.end.isoformat()},
+            )
 
     async def _schedule_config(
         self, ctx: SyncContext, provider: PimsProvider

@@ -237,3 +237,25 @@ def test_unreadable_hours_keep_the_slots_but_count_new_bookings(harness: Harness
     assert after[starts].booked == before[starts].booked + 1
     unchanged = [at for at in before if at != starts and after[at] == before[at]]
     assert len(unchanged) > len(before) // 2  # only what the new booking overlaps changed
+
+
+def test_slots_past_the_horizon_go_when_no_run_keeps_them_true(harness: Harness) -> None:
+    """Slots dated after the clinic's horizon (it was longer, or an explicit range reached
+    further) are removed by the next run over the horizon; an explicit range leaves them."""
+    far = (HORIZON_END + timedelta(days=1), HORIZON_END + timedelta(days=7))
+    assert harness.sync("inbound").status == "completed"
+    assert harness.sync("inbound", start_date=far[0], end_date=far[1]).status == "completed"
+    assert harness.repos.slots.in_range(harness.clinic.id, *far)
+    within = harness.repos.slots.in_range(harness.clinic.id, TODAY, HORIZON_END)
+
+    assert harness.sync("inbound").status == "completed"
+    assert harness.repos.slots.in_range(harness.clinic.id, *far) == []
+    assert harness.repos.slots.in_range(harness.clinic.id, TODAY, HORIZON_END) == within
+
+    harness.store.clinics.update(harness.clinic.id, horizon_days=7)  # the horizon shrinks
+    assert harness.sync("inbound").status == "completed"
+    last = TODAY + timedelta(days=6)
+    assert harness.repos.slots.in_range(harness.clinic.id, last + timedelta(days=1), far[1]) == []
+    assert harness.repos.slots.in_range(harness.clinic.id, TODAY, last) == [
+        s for s in within if s.local_date <= last
+    ]
