@@ -27,6 +27,9 @@ log = logging.getLogger("pims_sync.browser")
 # this process keeps that unambiguous when several pools start at once (tests do).
 _START_LOCK = threading.Lock()
 _DRIVER_ARGUMENT = "run-driver"
+# Playwright leaves this error on a future nobody reads when its driver dies; we report the
+# death ourselves, so asyncio need not print it as "never retrieved".
+_DRIVER_GONE = "Connection closed while reading from the driver"
 
 
 @dataclass
@@ -88,3 +91,10 @@ def _connection_closed(playwright: Playwright) -> bool:
     read defensively: a version without it leaves the decision to /proc)."""
     connection: Any = getattr(getattr(playwright, "_impl_obj", None), "_connection", None)
     return getattr(connection, "_closed_error", None) is not None
+
+
+def quiet_about_the_driver(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An exception handler for the loop Playwright runs on."""
+    if str(context.get("exception")) == _DRIVER_GONE:
+        return  # the pool reports and repairs the driver's death itself
+    loop.default_exception_handler(context)

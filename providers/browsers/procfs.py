@@ -106,6 +106,11 @@ def pss_bytes(pid: int) -> int:
     return 0
 
 
+def group_pss_bytes(pgid: int) -> int:
+    """Proportional set size of a browser and its helpers (the live members of its group)."""
+    return sum(pss_bytes(pid) for pid in group_pids(pgid))
+
+
 def kill_group(pgid: int) -> int:
     """SIGKILL what is left of a browser's process group; returns how many were signalled.
 
