@@ -66,7 +66,6 @@ def main() -> None:
 
         peak = [0]
         stop = threading.Event()
-        assert harness.process is not None
         pid = harness.process.pid
 
         def sample() -> None:

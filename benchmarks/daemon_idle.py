@@ -15,7 +15,6 @@ def main() -> None:
         harness.seed(CLINICS)
         harness.start()
         time.sleep(5)  # let start-up allocations settle before reading the figures
-        assert harness.process is not None
         status = proc_status(harness.process.pid)
         health = harness.health()
         print(f"idle daemon, {health['clinics']} clinics, {health['scheduler']} scheduler")

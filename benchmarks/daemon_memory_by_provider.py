@@ -11,7 +11,6 @@ processes.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-from daemon_harness import KEY, Bench, proc_status
+from daemon_harness import KEY, Bench, bench_env, proc_status
 
 from daemon.store import Database, SecretBox, Store
 from daemon.store.migrate import upgrade
@@ -43,7 +42,7 @@ CREDENTIALS = {
 
 
 def seed(harness: Bench, provider: str) -> None:
-    url = f"sqlite:///{harness.tmp / 'bench.db'}"
+    url = harness.database_url
     db = Database(url)
     upgrade(db.engine)
     store = Store(db, SecretBox(KEY))
@@ -65,16 +64,7 @@ def seed(harness: Bench, provider: str) -> None:
         harness.keys.append(key)
         harness.clinic_ids.append(str(clinic.id))
     db.dispose()
-    harness.env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "API_RATE_LIMIT_PER_MIN": "10000",
-        "SYNC_WAIT_MAX_S": "600",
-        "CONFIG_POLL_INTERVAL_S": "3600",
-    }
+    harness.env = bench_env(url)
 
 
 def children() -> dict[int, list[int]]:
@@ -151,7 +141,6 @@ def measure(provider: str) -> dict[str, float]:
             statuses[status] = statuses.get(status, 0) + 1
         worked = time.perf_counter() - started
         time.sleep(3)  # let the last sync's allocations settle before reading the figures
-        assert harness.process is not None
         pid = harness.process.pid
         rss = proc_status(pid)["rss_bytes"]
         browsers = chromium_of(pid)

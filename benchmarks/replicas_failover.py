@@ -34,7 +34,8 @@ from daemon.store import Database  # noqa: E402
 from daemon.store.leases import LeaseStore  # noqa: E402
 from daemon.store.migrate import upgrade  # noqa: E402
 from providers.idexx_neo.simulator import SimulatorServer  # noqa: E402
-from tests.replicas.harness import Cluster, create_database, wait_for  # noqa: E402
+from tests.daemon_process import wait_for  # noqa: E402
+from tests.replicas.harness import Cluster, create_database  # noqa: E402
 
 CLINICS = 12
 
@@ -54,8 +55,7 @@ def failover(cluster: Cluster, kills: int, ttl: float) -> None:
         victim = max(live, key=lambda n: cluster.spread().get(n, 0))
         theirs = {c for c, o in cluster.owners().items() if o == victim}
         killed = time.monotonic()
-        cluster.replicas[victim].process.kill()
-        cluster.replicas[victim].process.wait(10)
+        cluster.replicas[victim].kill()
         survivors = {n for n in live if n != victim}
 
         def moved(theirs: set[uuid.UUID], survivors: set[str]) -> bool:
@@ -96,7 +96,7 @@ def trigger_latency(cluster: Cluster, rounds: int) -> None:
         target = owner if via_owner else next(n for n in names if n != owner)
         began = time.monotonic()
         answer = cluster.replicas[str(target)].post(
-            cluster.keys[clinic], "reconciliation", wait=False
+            "reconciliation", cluster.keys[clinic], asynchronous=True
         )
         sync_id = answer.json()["syncId"]
         while cluster.sync_row(sync_id).status not in ("completed", "partial", "failed"):
@@ -108,7 +108,7 @@ def trigger_latency(cluster: Cluster, rounds: int) -> None:
         owner = cluster.owner_of(clinic)
         target = owner if via_owner else next(n for n in names if n != owner)
         began = time.monotonic()
-        answer = cluster.replicas[str(target)].post(cluster.keys[clinic], "reconciliation")
+        answer = cluster.replicas[str(target)].post("reconciliation", cluster.keys[clinic])
         assert answer.status_code == 200, answer.text
         return time.monotonic() - began
 

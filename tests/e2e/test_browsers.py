@@ -15,31 +15,29 @@ import pytest
 
 from providers.browsers import procfs
 from providers.idexx_neo.simulator import SimulatorServer
+from tests.daemon_process import wait_for
 from tests.e2e.deployment import (
     KEY,
     PASSWORD,
     Deployment,
     driver_pids,
+    e2e_env,
     pool_groups,
-    wait_for,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 def base_env(tmp: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'daemon.db'}",
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "SHUTDOWN_GRACE_S": "2",
-        "CONFIG_POLL_INTERVAL_S": "3600",
-        "BROWSER_POOL_SIZE": "1",
-        "SYNC_WAIT_MAX_S": "20",
-        "LOG_FORMAT": "json",
-        "API_RATE_LIMIT_PER_MIN": "1000",
-    }
+    return e2e_env(
+        tmp,
+        SHUTDOWN_GRACE_S="2",
+        CONFIG_POLL_INTERVAL_S="3600",
+        BROWSER_POOL_SIZE="1",
+        SYNC_WAIT_MAX_S="20",
+        LOG_FORMAT="json",
+        API_RATE_LIMIT_PER_MIN="1000",
+    )
 
 
 @pytest.fixture
@@ -80,8 +78,7 @@ def test_no_clinic_needing_a_browser_starts_no_chromium_until_one_is_added(
     assert d.cli("clinic", "set", clinic_id, "--inactive").returncode == 0
     try:
         d.start()  # waits for /ready 200
-        assert d.process is not None
-        pid = d.process.pid
+        pid = d.pid
         status, check = browser_check(d)
         assert status == 200 and check["ok"] and "not needed" in check["message"]
         assert pool_groups(pid) == [] and driver_pids(pid) == []  # no Chromium, no Playwright
@@ -89,7 +86,7 @@ def test_no_clinic_needing_a_browser_starts_no_chromium_until_one_is_added(
 
         # The clinic comes back (an IDEXX Neo clinic: it logs in through a browser).
         assert d.cli("clinic", "set", clinic_id, "--active").returncode == 0
-        d.process.send_signal(signal.SIGHUP)
+        d.signal(signal.SIGHUP)
         wait_for(lambda: pool_groups(pid), 60, "the pool to launch Chromium")
         _status, check = wait_for(
             lambda: (r := browser_check(d))[0] == 200 and "not needed" not in r[1]["message"] and r,
@@ -125,8 +122,7 @@ def test_killed_driver_is_replaced_and_ready_reports_the_outage_meanwhile(
     clinic_id, key = d.add_clinic("Driver Clinic")
     try:
         d.start()
-        assert d.process is not None
-        pid = d.process.pid
+        pid = d.pid
         first = d.post("inbound", key)
         assert first.status_code == 200 and first.json()["status"] == "completed", first.text
         logins = simulator.stats()["logins"]
@@ -145,19 +141,7 @@ def test_killed_driver_is_replaced_and_ready_reports_the_outage_meanwhile(
         wait_for(lambda: not any(map(procfs.group_pids, groups)), 30, "its Chromium to be gone")
 
         # New credentials drop the cached session: the next sync has to log in again.
-        stored = d.cli(
-            "credentials",
-            "set",
-            "--clinic",
-            clinic_id,
-            "--username",
-            "demo",
-            "--company-id",
-            "demo-clinic",
-            "--password-stdin",
-            stdin=PASSWORD,
-        )
-        assert stored.returncode == 0, stored.stderr
+        d.set_credentials(clinic_id)
         started = d.post("inbound", key, headers={"Prefer": "respond-async"})
         assert started.status_code == 202, started.text
         switch.unlink()  # the next repair attempt succeeds

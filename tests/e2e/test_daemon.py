@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,26 +15,24 @@ import requests  # schemathesis brings it; plain blocking HTTP keeps these tests
 
 from providers.browsers import procfs
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.e2e.deployment import KEY, PASSWORD, Deployment, pool_browsers, pool_groups, wait_for
+from tests.daemon_process import wait_for
+from tests.e2e.deployment import KEY, PASSWORD, Deployment, e2e_env, pool_browsers, pool_groups
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("e2e")
     simulator = SimulatorServer().start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'daemon.db'}",
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "SHUTDOWN_GRACE_S": "3",
-        "CONFIG_POLL_INTERVAL_S": "3600",
-        "BROWSER_POOL_SIZE": "1",
-        "SYNC_WAIT_MAX_S": "20",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "API_RATE_LIMIT_PER_MIN": "1000",
-    }
+    env = e2e_env(
+        tmp,
+        SHUTDOWN_GRACE_S="3",
+        CONFIG_POLL_INTERVAL_S="3600",
+        BROWSER_POOL_SIZE="1",
+        SYNC_WAIT_MAX_S="20",
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        API_RATE_LIMIT_PER_MIN="1000",
+    )
     d = Deployment(tmp, simulator, env)
     assert d.cli("migrate").returncode == 0
     d.clinic_id, d.keys["main"] = d.add_clinic("E2E Clinic")
@@ -139,8 +136,7 @@ def test_sighup_loads_a_new_clinic(deployment: Deployment) -> None:
     _clinic_id, key = deployment.add_clinic("Added Later")
     before = deployment.post("inbound", key, headers={"Prefer": "respond-async"})
     assert before.status_code == 503, before.text
-    assert deployment.process is not None
-    deployment.process.send_signal(signal.SIGHUP)
+    deployment.signal(signal.SIGHUP)
     accepted = wait_for(
         lambda: (
             (r := deployment.post("inbound", key, headers={"Prefer": "respond-async"})).status_code
@@ -190,8 +186,7 @@ def test_health_ready_metrics_schedules(deployment: Deployment) -> None:
 
 
 def test_sigusr1_logs_every_thread_stack(deployment: Deployment) -> None:
-    assert deployment.process is not None
-    deployment.process.send_signal(signal.SIGUSR1)
+    deployment.signal(signal.SIGUSR1)
     # Stacks are logged one thread after another: wait for the main thread's, not the first.
     stacks = wait_for(
         lambda: [
@@ -203,7 +198,7 @@ def test_sigusr1_logs_every_thread_stack(deployment: Deployment) -> None:
         "the main thread's stack in the log",
     )
     assert stacks
-    assert deployment.process.poll() is None  # still serving
+    assert deployment.alive()  # still serving
     assert deployment.get("/health").status_code == 200
 
 
@@ -216,22 +211,13 @@ def test_nothing_secret_in_what_the_process_printed(deployment: Deployment) -> N
 
 def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
     simulator = SimulatorServer().start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "SHUTDOWN_GRACE_S": "2",
-        "BROWSER_POOL_SIZE": "1",
-        "LOG_FORMAT": "json",
-    }
+    env = e2e_env(tmp_path, SHUTDOWN_GRACE_S="2", BROWSER_POOL_SIZE="1", LOG_FORMAT="json")
     d = Deployment(tmp_path, simulator, env)
     try:
         assert d.cli("migrate").returncode == 0
         _clinic_id, key = d.add_clinic("Slow Clinic")
         d.start()
-        assert d.process is not None
-        daemon_pid = d.process.pid
+        daemon_pid = d.pid
         groups = wait_for(lambda: pool_groups(daemon_pid), 30, "the pool's Chromium")
         simulator.set_faults(latency_ms=1500)
         started = d.post(
@@ -263,8 +249,7 @@ def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
         )
         assert PASSWORD not in d.output() and key not in d.output()
     finally:
-        if d.process is not None and d.process.poll() is None:
-            d.process.kill()
+        d.kill()
         simulator.stop()
 
 
@@ -272,16 +257,13 @@ def test_sigterm_during_a_slow_sync_drains_and_marks_it(tmp_path: Path) -> None:
 def test_schemathesis_against_the_real_daemon(tmp_path: Path) -> None:
     """The OpenAPI document against the real process: real actors, real syncs, the simulator."""
     simulator = SimulatorServer().start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "SYNC_WAIT_MAX_S": "1",
-        "API_RATE_LIMIT_PER_MIN": "1000000",
-        "BROWSER_POOL_SIZE": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = e2e_env(
+        tmp_path,
+        SYNC_WAIT_MAX_S="1",
+        API_RATE_LIMIT_PER_MIN="1000000",
+        BROWSER_POOL_SIZE="1",
+        LOG_LEVEL="WARNING",
+    )
     d = Deployment(tmp_path, simulator, env)
     try:
         assert d.cli("migrate").returncode == 0
@@ -323,17 +305,14 @@ def test_logs_reach_axiom_and_a_hanging_axiom_never_stalls_a_sync(tmp_path: Path
 
     axiom = FakeAxiom().start()
     simulator = SimulatorServer().start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'daemon.db'}",
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "BROWSER_POOL_SIZE": "1",
-        "AXIOM_API_TOKEN": axiom.token,
-        "AXIOM_URL": axiom.url,
-        "AXIOM_DATASET": "e2e",
-        "SHUTDOWN_GRACE_S": "2",
-    }
+    env = e2e_env(
+        tmp_path,
+        BROWSER_POOL_SIZE="1",
+        AXIOM_API_TOKEN=axiom.token,
+        AXIOM_URL=axiom.url,
+        AXIOM_DATASET="e2e",
+        SHUTDOWN_GRACE_S="2",
+    )
     d = Deployment(tmp_path, simulator, env)
     try:
         assert d.cli("migrate").returncode == 0
@@ -361,7 +340,6 @@ def test_logs_reach_axiom_and_a_hanging_axiom_never_stalls_a_sync(tmp_path: Path
         wait_for(lambda: len(axiom.attempts) > stalled_from, 30, "a request Axiom leaves hanging")
         assert d.stop(signal.SIGTERM, timeout=60) == 0  # the final flush is bounded
     finally:
-        if d.process is not None and d.process.poll() is None:
-            d.process.kill()
+        d.kill()
         simulator.stop()
         axiom.stop()

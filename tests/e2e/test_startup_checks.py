@@ -4,29 +4,19 @@ the key is required once any credential exists; a bad value stops start-up with 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.e2e.deployment import KEY, PASSWORD, Deployment, free_port
+from tests.daemon_process import free_port, run_cli
+from tests.e2e.deployment import KEY, PASSWORD, Deployment, e2e_env
 
 OTHER_KEY = "another-encryption-key-not-the-one-0123456789"
 
 
 def environment(tmp: Path, **changes: str | None) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp / 'daemon.db'}",
-        "PIMS_ENCRYPTION_KEY": KEY,
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-        "LOG_FORMAT": "json",
-        "SHUTDOWN_GRACE_S": "1",
-    }
+    env = e2e_env(tmp, PORT=str(free_port()), LOG_FORMAT="json", SHUTDOWN_GRACE_S="1")
     env.pop("PIMS_ENCRYPTION_KEY_PREVIOUS", None)
     for name, value in changes.items():
         if value is None:
@@ -36,24 +26,13 @@ def environment(tmp: Path, **changes: str | None) -> dict[str, str]:
     return env
 
 
-def cli(
-    env: dict[str, str], *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "daemon", *args],
-        input=stdin,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 def store_credentials(env: dict[str, str], name: str) -> str:
-    added = cli(env, "clinic", "add", "--name", name, "--base-url", "http://127.0.0.1:9", "--json")
+    added = run_cli(
+        env, "clinic", "add", "--name", name, "--base-url", "http://127.0.0.1:9", "--json"
+    )
     assert added.returncode == 0, added.stderr
     clinic_id: str = json.loads(added.stdout)["id"]
-    stored = cli(
+    stored = run_cli(
         env,
         "credentials", "set", "--clinic", clinic_id, "--username", "demo",
         "--password-stdin",
@@ -67,7 +46,7 @@ def store_credentials(env: dict[str, str], name: str) -> str:
 def stored(tmp_path: Path) -> Path:
     """A database with one clinic whose credentials were stored with ``KEY``."""
     env = environment(tmp_path)
-    assert cli(env, "migrate").returncode == 0
+    assert run_cli(env, "migrate").returncode == 0
     store_credentials(env, "Keyed Clinic")
     return tmp_path
 
@@ -85,7 +64,7 @@ def test_run_stops_with_one_line_when_the_key_cannot_open_the_credentials(
 ) -> None:
     # Migrated beforehand, as a deploy that runs `pims-sync migrate` first: nothing else to say.
     env = environment(stored, PIMS_ENCRYPTION_KEY=key, AUTO_MIGRATE="false")
-    done = cli(env, "run")
+    done = run_cli(env, "run")
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.splitlines()
@@ -96,7 +75,7 @@ def test_run_stops_with_one_line_when_the_key_cannot_open_the_credentials(
 
 
 def test_with_auto_migrate_the_error_is_still_one_line_and_no_traceback(stored: Path) -> None:
-    done = cli(environment(stored, PIMS_ENCRYPTION_KEY=None), "run")
+    done = run_cli(environment(stored, PIMS_ENCRYPTION_KEY=None), "run")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if not line.startswith("{")]
@@ -106,7 +85,7 @@ def test_with_auto_migrate_the_error_is_still_one_line_and_no_traceback(stored: 
 
 def test_a_key_that_opens_some_clinics_starts_and_names_the_others(tmp_path: Path) -> None:
     env = environment(tmp_path)
-    assert cli(env, "migrate").returncode == 0
+    assert run_cli(env, "migrate").returncode == 0
     store_credentials(env, "Opened Clinic")
     lost = store_credentials(environment(tmp_path, PIMS_ENCRYPTION_KEY=OTHER_KEY), "Lost Clinic")
     simulator = SimulatorServer().start()

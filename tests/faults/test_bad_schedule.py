@@ -13,7 +13,8 @@ from sqlalchemy import select
 from daemon.store import Database
 from daemon.store.models import ClinicScheduleConfig
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.faults.process import DaemonProcess, seed_clinic, wait_for
+from tests.daemon_process import wait_for
+from tests.faults.process import configured_daemon, seed_clinic
 
 
 def store_bad_cron(url: str) -> None:
@@ -39,7 +40,7 @@ def test_a_cron_that_never_fires_leaves_the_clinic_and_its_other_schedules_alone
         url, simulator.url, "Odd Cron Clinic", schedules=(("inbound", "* * * * *"),)
     )
     store_bad_cron(url)
-    daemon = DaemonProcess.configured(tmp_path, url, SHUTDOWN_GRACE_S="2")
+    daemon = configured_daemon(tmp_path, url, SHUTDOWN_GRACE_S="2")
     try:
         daemon.start()
         schedules = daemon.get("/api/schedules", key)
@@ -48,7 +49,7 @@ def test_a_cron_that_never_fires_leaves_the_clinic_and_its_other_schedules_alone
         assert by_type["cases"]["nextRunAt"] is None
         assert by_type["inbound"]["nextRunAt"] is not None
         assert daemon.get("/health").json()["scheduler"]["jobs"] == 1
-        accepted = daemon.post("/api/sync/reconcile", key)
+        accepted = daemon.post("reconcile", key, asynchronous=True)
         assert accepted.status_code == 202, accepted.text  # the clinic is served
 
         def fired() -> bool:

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from providers.idexx_neo.simulator import SimulatorServer
+from tests.daemon_process import wait_for
 from tests.faults.cluster import ThrowawayCluster
-from tests.faults.process import DaemonProcess, seed_clinic, wait_for
+from tests.faults.process import configured_daemon, seed_clinic
 
 OUTAGE_S = 20
 ACTIVE = ("queued", "running")
@@ -63,14 +64,14 @@ def test_clinic_is_served_again_after_a_database_outage_mid_sync(
     tmp_path: Path, cluster: ThrowawayCluster
 ) -> None:
     simulator = SimulatorServer().start()
-    daemon = DaemonProcess.configured(tmp_path, cluster.url, SHUTDOWN_GRACE_S="3")
+    daemon = configured_daemon(tmp_path, cluster.url, SHUTDOWN_GRACE_S="3")
     try:
         clinic_id, key = seed_clinic(
             cluster.url, simulator.url, "Outage Clinic", schedules=(("inbound", "0 3 * * *"),)
         )
         daemon.start()
         simulator.set_faults(latency_ms=700)
-        started = daemon.post("/api/sync/cases", key, {"parallelBatchSize": 1})
+        started = daemon.post("cases", key, {"parallelBatchSize": 1}, asynchronous=True)
         assert started.status_code == 202, started.text
         sync_id = started.json()["syncId"]
         wait_for(
@@ -87,7 +88,7 @@ def test_clinic_is_served_again_after_a_database_outage_mid_sync(
         # Until the clinic is served again, /ready says so, naming it.
         def served() -> bool:
             ready = daemon.get("/ready")
-            trigger = daemon.post("/api/sync/inbound", key)
+            trigger = daemon.post("inbound", key, asynchronous=True)
             if trigger.status_code in (202, 409):
                 return True
             assert trigger.status_code == 503, trigger.text

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.faults.process import DaemonProcess, seed_clinic, wait_for
+from tests.daemon_process import DaemonProcess, wait_for
+from tests.faults.process import configured_daemon, seed_clinic
 
 GRACE_S = 3
 CLINICS = 3
@@ -45,18 +46,18 @@ def test_sigterm_with_stuck_and_queued_syncs_exits_within_the_bound(tmp_path: Pa
     simulator = SimulatorServer().start()
     url = f"sqlite:///{tmp_path / 'daemon.db'}"
     keys = [seed_clinic(url, simulator.url, f"Stuck Clinic {n}")[1] for n in range(CLINICS)]
-    daemon = DaemonProcess.configured(tmp_path, url, SHUTDOWN_GRACE_S=str(GRACE_S))
+    daemon = configured_daemon(tmp_path, url, SHUTDOWN_GRACE_S=str(GRACE_S))
     try:
         daemon.start()
         # Every PIMS request takes 1.5 s: the cases syncs are stuck well past the grace.
         simulator.set_faults(latency_ms=1500)
         queued_ids = []
         for key in keys:
-            stuck = daemon.post("/api/sync/cases", key, {"parallelBatchSize": 1})
+            stuck = daemon.post("cases", key, {"parallelBatchSize": 1}, asynchronous=True)
             assert stuck.status_code == 202, stuck.text
             stuck_id = stuck.json()["syncId"]
             wait_for(functools.partial(is_running, daemon, key, stuck_id), 60, "a stuck sync")
-            behind = daemon.post("/api/sync/inbound", key)
+            behind = daemon.post("inbound", key, asynchronous=True)
             assert behind.status_code == 202, behind.text
             queued_ids.append(behind.json()["syncId"])
 

@@ -5,19 +5,17 @@ Shared by ``tests/replicas`` and ``benchmarks/replicas_failover.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -25,30 +23,10 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from daemon.config import DEFAULT_TEST_DATABASE_URL, normalise_database_url
-from daemon.store import Database, SecretBox, Store
-from daemon.store.clinics import ScheduleEntry
-from daemon.store.migrate import upgrade
 from providers.idexx_neo.login import SessionState
+from tests.daemon_process import DaemonProcess, daemon_env, seed_clinics
 
 KEY = "replicas-encryption-key-0123456789-abcdefgh"
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not reached within {timeout:g} s: {what}")
-        time.sleep(0.05)
 
 
 def create_database() -> tuple[str, Callable[[], None]]:
@@ -88,59 +66,14 @@ def simulator_session(base_url: str) -> str:
     return state.to_json()
 
 
-@dataclass
-class Replica:
-    name: str
-    port: int
-    process: subprocess.Popen[str]
-    logs: list[IO[str]]
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def health(self) -> dict[str, Any]:
-        reply = requests.get(f"{self.base}/health", timeout=5)
-        result: dict[str, Any] = reply.json()
-        return result
-
-    def ready(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"replica {self.name} exited with {self.process.returncode}")
-        try:
-            return requests.get(f"{self.base}/ready", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def post(self, key: str, sync_type: str, *, wait: bool = True) -> requests.Response:
-        headers = {"X-API-Key": key, "Content-Type": "application/json"}
-        if not wait:
-            headers["Prefer"] = "respond-async"
-        return requests.post(
-            f"{self.base}/api/sync/{sync_type}", headers=headers, data="{}", timeout=60
-        )
-
-    def get(self, key: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.get(f"{self.base}{path}", headers={"X-API-Key": key}, timeout=30, **kwargs)
-
-    def signal(self, sig: int) -> None:
-        if self.alive():
-            self.process.send_signal(sig)
+class Replica(DaemonProcess):
+    """One replica: a daemon with ``REPLICA_ID`` set, its logs named after it."""
 
     def close(self, timeout: float = 60) -> None:
-        if self.alive():
-            self.process.send_signal(signal.SIGCONT)
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        for handle in self.logs:
-            handle.close()
+        """SIGTERM, woken first in case a test stopped it with SIGSTOP; killed if it lingers."""
+        self.signal(signal.SIGCONT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.stop(signal.SIGTERM, timeout)
 
 
 @dataclass
@@ -156,81 +89,52 @@ class Cluster:
     engine: Engine | None = None
 
     def __post_init__(self) -> None:
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": self.url,
-            "PIMS_ENCRYPTION_KEY": KEY,
-            "HOST": "127.0.0.1",
-            "LEASE_TTL_S": f"{self.ttl_s:g}",
-            "SHUTDOWN_GRACE_S": "3",
-            "CONFIG_POLL_INTERVAL_S": "3600",
-            "BROWSER_POOL_SIZE": "1",
-            "SYNC_WAIT_MAX_S": "30",
-            "API_RATE_LIMIT_PER_MIN": "100000",
-            "LOG_LEVEL": "INFO",
-            "AUTO_MIGRATE": "false",
-        }
+        self.env = daemon_env(
+            self.url,
+            KEY,
+            LEASE_TTL_S=f"{self.ttl_s:g}",
+            SHUTDOWN_GRACE_S="3",
+            CONFIG_POLL_INTERVAL_S="3600",
+            BROWSER_POOL_SIZE="1",
+            SYNC_WAIT_MAX_S="30",
+            API_RATE_LIMIT_PER_MIN="100000",
+            LOG_LEVEL="INFO",
+            AUTO_MIGRATE="false",
+        )
         self.engine = create_engine(self.url)
 
     # -- set-up ---------------------------------------------------------------------------------
 
     def seed(self, count: int, *, cron: str | None = None) -> None:
-        db = Database(self.url)
-        upgrade(db.engine)
-        store = Store(db, SecretBox(KEY))
-        session = simulator_session(self.simulator_url)
-        for index in range(count):
-            clinic = store.clinics.add(
-                name=f"Replica Clinic {index:02d}",
-                timezone="America/Los_Angeles",
-                provider="idexx-neo",
-                base_url=self.simulator_url,
-            )
-            store.credentials.set(
-                clinic.id,
-                provider="idexx-neo",
-                fields={
-                    "username": "demo",
-                    "password": "demo-password",
-                    "company_id": "demo-clinic",
-                },
-            )
-            store.session_store(clinic.id).save(session, datetime.now(UTC) + timedelta(hours=6))
-            if cron is not None:
-                store.clinics.set_schedule(clinic.id, ScheduleEntry("reconciliation", cron))
-            _view, key = store.keys.create(clinic.id, name="replicas")
-            self.clinics.append(clinic.id)
-            self.keys[clinic.id] = key
-        db.dispose()
+        seeded = seed_clinics(
+            self.url,
+            KEY,
+            self.simulator_url,
+            [f"Replica Clinic {index:02d}" for index in range(count)],
+            key_name="replicas",
+            schedules=() if cron is None else (("reconciliation", cron),),
+            session=simulator_session(self.simulator_url),
+        )
+        for clinic_id, key in seeded:
+            self.clinics.append(clinic_id)
+            self.keys[clinic_id] = key
 
     # -- replicas -------------------------------------------------------------------------------
 
     def spawn(self, name: str, **env: str) -> Replica:
-        port = free_port()
-        logs: list[IO[str]] = [
-            (self.tmp / f"{name}.{kind}.log").open("a") for kind in ("out", "err")
-        ]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run"],
-            env={**self.env, "PORT": str(port), "REPLICA_ID": name, **env},
-            cwd=ROOT,
-            text=True,
-            stdout=logs[0],
-            stderr=logs[1],
-        )
-        replica = Replica(name, port, process, logs)
+        replica = Replica(self.tmp, {**self.env, "REPLICA_ID": name, **env}, name)
+        replica.spawn()
         self.replicas[name] = replica
         return replica
 
     def start(self, *names: str, **env: str) -> list[Replica]:
         started = [self.spawn(name, **env) for name in names]
         for replica in started:
-            wait_for(replica.ready, 90, f"{replica.name} ready")
+            replica.wait_ready(90)
         return started
 
     def log_of(self, name: str) -> str:
-        path = self.tmp / f"{name}.err.log"
-        return path.read_text() if path.exists() else ""
+        return self.replicas[name].errors()
 
     def close(self) -> None:
         for replica in self.replicas.values():  # all at once: each drains for a while

@@ -22,7 +22,8 @@ import pytest
 import requests
 
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.replicas.harness import Cluster, create_database, status_events, wait_for
+from tests.daemon_process import wait_for
+from tests.replicas.harness import Cluster, create_database, status_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -107,18 +108,18 @@ def test_trigger_on_a_non_owner_runs_on_the_owner_and_reads_from_any(cluster: Cl
     key = cluster.keys[clinic]
     owner = cluster.owner_of(clinic)
     others = sorted({"a", "b", "c"} - {owner})
-    answer = cluster.replicas[others[0]].post(key, "inbound")
+    answer = cluster.replicas[others[0]].post("inbound", key)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["status"] == "completed" and body["stats"]["appointments"] > 0
     row = cluster.sync_row(body["syncId"])
     assert row.replica_id == owner  # queued by one replica, run by the owner
     # Status and the stream from a third replica give the same answer.
-    status = cluster.replicas[others[1]].get(key, f"/api/sync/inbound/{body['syncId']}")
+    status = cluster.replicas[others[1]].get(f"/api/sync/inbound/{body['syncId']}", key)
     assert status.status_code == 200
     assert status.json()["status"] == "completed"
     stream = cluster.replicas[others[1]].get(
-        key, f"/api/sync/inbound/{body['syncId']}/stream", stream=True
+        f"/api/sync/inbound/{body['syncId']}/stream", key, stream=True
     )
     events = status_events(stream)
     assert events[-1][0] == "completed"
@@ -135,7 +136,7 @@ def test_concurrent_triggers_on_two_replicas_one_runs_one_409(
     try:
         threads = [
             threading.Thread(
-                target=lambda n=n: answers.append(cluster.replicas[n].post(key, "cases"))
+                target=lambda n=n: answers.append(cluster.replicas[n].post("cases", key))
             )
             for n in ("a", "b")
         ]
@@ -159,8 +160,7 @@ def test_kill_9_moves_its_clinics_within_the_ttl(cluster: Cluster) -> None:
     theirs = {c for c, o in cluster.owners().items() if o == "b"}
     assert theirs
     cluster.killed_at = datetime.now(UTC)  # type: ignore[attr-defined]
-    victim.process.kill()
-    victim.process.wait(10)
+    victim.kill()
     wait_for(
         lambda: all(cluster.owner_of(c) in ("a", "c") for c in theirs),
         FAILOVER_S,
@@ -169,7 +169,7 @@ def test_kill_9_moves_its_clinics_within_the_ttl(cluster: Cluster) -> None:
     wait_for(lambda: balanced(cluster, {"a", "c"}), FAILOVER_S, "6 / 6 over a and c")
     # The survivors serve them: a trigger for one of b's clinics completes.
     clinic = sorted(theirs)[0]
-    answer = cluster.replicas["a"].post(cluster.keys[clinic], "inbound")
+    answer = cluster.replicas["a"].post("inbound", cluster.keys[clinic])
     assert answer.status_code == 200 and answer.json()["status"] == "completed", answer.text
 
 
@@ -200,7 +200,7 @@ def test_a_frozen_replica_writes_nothing_for_clinics_it_lost(
     clinic = fresh[0]
     latency(simulator, 3000)  # the sync waits on the PIMS while the replica is frozen
     try:
-        answer = frozen.post(cluster.keys[clinic], "inbound", wait=False)
+        answer = frozen.post("inbound", cluster.keys[clinic], asynchronous=True)
         assert answer.status_code == 202, answer.text
         sync_id = answer.json()["syncId"]
         wait_for(lambda: cluster.sync_row(sync_id).status == "running", 30, "the sync running")
@@ -242,7 +242,7 @@ def test_sigterm_hands_leases_over_in_seconds(cluster: Cluster) -> None:
         TTL_S - 1,
         "c's clinics handed to a and d",
     )
-    assert leaving.process.wait(30) == 0
+    assert leaving.wait(30) == 0
     assert cluster.query("SELECT id FROM replicas WHERE id = 'c'") == []
     wait_for(lambda: balanced(cluster, {"a", "d"}), FAILOVER_S, "6 / 6 over a and d")
 
