@@ -23,7 +23,7 @@ from daemon.cli.common import (
     table,
     usage_error,
 )
-from daemon.cli.values import text_value
+from daemon.cli.values import integer_value, text_value
 from daemon.config import Settings
 from daemon.validation import InvalidValue, daily_hours, http_url, timezone_name, wall_time
 
@@ -66,9 +66,9 @@ def register(commands: Any) -> None:
     state = edit.add_mutually_exclusive_group()
     state.add_argument("--active", dest="active", action="store_const", const=True)
     state.add_argument("--inactive", dest="active", action="store_const", const=False)
-    edit.add_argument("--horizon-days", type=int, help="1..60 days of availability")
-    edit.add_argument("--slot-minutes", type=int, help="5..120")
-    edit.add_argument("--capacity", type=int, help="appointments per slot, 1..1000")
+    edit.add_argument("--horizon-days", help="1..60 days of availability")
+    edit.add_argument("--slot-minutes", help="5..120")
+    edit.add_argument("--capacity", help="appointments per slot, 1..1000")
     edit.add_argument(
         "--status-map",
         action="append",
@@ -169,11 +169,7 @@ def _checked(args: argparse.Namespace) -> dict[str, Any]:
         ):
             value = getattr(args, flag, None)
             if value is not None:
-                if not low <= value <= high:
-                    raise InvalidValue(
-                        "--" + flag.replace("_", "-"), f"must be an integer from {low} to {high}"
-                    )
-                changes[key] = value
+                changes[key] = integer_value(value, "--" + flag.replace("_", "-"), low, high)
     except InvalidValue as exc:
         raise usage_error(str(exc)) from None
     return changes

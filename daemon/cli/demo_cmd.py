@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, CliFailure, usage_error
+from daemon.cli.values import integer_value
 from daemon.config import Settings
 from daemon.schedule import ScheduleEntry
+from daemon.validation import InvalidValue
 
 if TYPE_CHECKING:
     import aiohttp
@@ -66,7 +68,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--once", action="store_true", help="exit after the summary (non-zero if any sync failed)"
     )
-    parser.add_argument("--port", type=int, help="the daemon's port (default PORT, or a free one)")
+    parser.add_argument("--port", help="the daemon's port (default PORT, or a free one)")
     parser.set_defaults(handler=run)
 
 
@@ -135,11 +137,12 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _choose_port(requested: int | None, settings: Settings) -> int:
+def _choose_port(requested: str | None, settings: Settings) -> int:
     if requested is not None:
-        if not 0 <= requested <= 65535:
-            raise usage_error("--port: must be an integer from 0 to 65535")
-        return requested
+        try:
+            return integer_value(requested, "--port", 0, 65535)
+        except InvalidValue as exc:
+            raise usage_error(str(exc)) from None
     return settings.port if _port_free(settings.port) else 0
 
 

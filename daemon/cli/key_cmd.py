@@ -15,7 +15,7 @@ from daemon.cli.common import (
     table,
     usage_error,
 )
-from daemon.cli.values import text_value
+from daemon.cli.values import integer_value, text_value
 from daemon.config import Settings
 from daemon.names import PERMISSIONS
 from daemon.validation import InvalidValue
@@ -37,7 +37,7 @@ def register(commands: Any) -> None:
         choices=PERMISSIONS,
         help="repeat to grant several (default: all four)",
     )
-    create.add_argument("--expires-in-days", type=int)
+    create.add_argument("--expires-in-days", help="1..3650 (default: never expires)")
     add_json_flag(create)
     create.set_defaults(handler=run_create)
 
@@ -56,10 +56,13 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
     clinic_id = clinic_id_arg(args.clinic)
     try:
         name = text_value(args.name, "--name", max_length=KEY_NAME_MAX)
+        expires_in_days = (
+            None
+            if args.expires_in_days is None
+            else integer_value(args.expires_in_days, "--expires-in-days", 1, 3650)
+        )
     except InvalidValue as exc:
         raise usage_error(str(exc)) from None
-    if args.expires_in_days is not None and not 1 <= args.expires_in_days <= 3650:
-        raise usage_error("--expires-in-days: must be an integer from 1 to 3650")
     permissions = tuple(args.permission) if args.permission else PERMISSIONS
     from daemon.store.clinics import ClinicNotFound
 
@@ -69,7 +72,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None
     view, key = store.keys.create(
-        clinic_id, name=name, permissions=permissions, expires_in_days=args.expires_in_days
+        clinic_id, name=name, permissions=permissions, expires_in_days=expires_in_days
     )
     record = view.as_json()
     result = {

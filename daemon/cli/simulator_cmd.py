@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from daemon.cli.common import add_json_flag, usage_error
+from daemon.cli.values import integer_value
 from daemon.config import Settings
 from daemon.validation import InvalidValue, local_date, timezone_name
 
@@ -24,7 +25,7 @@ def register(commands: Any) -> None:
         "simulator", help="run a PIMS simulator (IDEXX Neo by default, or ezyVet)"
     )
     parser.add_argument("--provider", choices=PROVIDERS, default="idexx-neo")
-    parser.add_argument("--port", type=int, default=None, help="3100 (IDEXX Neo), 3200 (ezyVet)")
+    parser.add_argument("--port", default=None, help="3100 (IDEXX Neo), 3200 (ezyVet)")
     parser.add_argument("--scenario", choices=("default", "scale"), default="default")
     parser.add_argument("--today", help="YYYY-MM-DD (default: today in --timezone)")
     parser.add_argument(
@@ -32,7 +33,7 @@ def register(commands: Any) -> None:
         default=None,
         help="America/Los_Angeles (IDEXX Neo), Pacific/Auckland (ezyVet)",
     )
-    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--latency-ms", default="0", help="0..60000")
     idexx = parser.add_argument_group("IDEXX Neo")
     idexx.add_argument("--username", default="demo")
     idexx.add_argument("--password", default="demo-password")
@@ -41,26 +42,25 @@ def register(commands: Any) -> None:
     ezyvet.add_argument("--partner-id", default="demo-partner")
     ezyvet.add_argument("--client-id", default="demo-client")
     ezyvet.add_argument("--client-secret", default="demo-secret")
-    ezyvet.add_argument("--rate-limit-per-min", type=int, default=60)
-    ezyvet.add_argument("--site-rate-limit-per-min", type=int, default=180)
+    ezyvet.add_argument("--rate-limit-per-min", default="60", help="1..100000")
+    ezyvet.add_argument("--site-rate-limit-per-min", default="180", help="1..100000")
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     defaults = DEFAULTS[args.provider]
-    port = defaults["port"] if args.port is None else args.port
     try:
-        if not 0 <= port <= 65535:
-            raise InvalidValue("--port", "must be an integer from 0 to 65535")
-        if not 0 <= args.latency_ms <= 60_000:
-            raise InvalidValue("--latency-ms", "must be an integer from 0 to 60000")
-        for flag, value in (
-            ("--rate-limit-per-min", args.rate_limit_per_min),
-            ("--site-rate-limit-per-min", args.site_rate_limit_per_min),
-        ):
-            if not 1 <= value <= 100_000:
-                raise InvalidValue(flag, "must be an integer from 1 to 100000")
+        port = (
+            defaults["port"] if args.port is None else integer_value(args.port, "--port", 0, 65535)
+        )
+        latency_ms = integer_value(args.latency_ms, "--latency-ms", 0, 60_000)
+        rate_limit_per_min = integer_value(
+            args.rate_limit_per_min, "--rate-limit-per-min", 1, 100_000
+        )
+        site_rate_limit_per_min = integer_value(
+            args.site_rate_limit_per_min, "--site-rate-limit-per-min", 1, 100_000
+        )
         today: date | None = None if args.today is None else local_date(args.today, "--today")
         timezone = timezone_name(args.timezone or defaults["timezone"], "--timezone")
     except InvalidValue as exc:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "scenario": args.scenario,
         "today": today,
         "timezone": timezone,
-        "latency_ms": args.latency_ms,
+        "latency_ms": latency_ms,
         "json_output": args.json,
     }
     if args.provider == "ezyvet":
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             partner_id=args.partner_id,
             client_id=args.client_id,
             client_secret=args.client_secret,
-            rate_limit_per_min=args.rate_limit_per_min,
-            site_rate_limit_per_min=args.site_rate_limit_per_min,
+            rate_limit_per_min=rate_limit_per_min,
+            site_rate_limit_per_min=site_rate_limit_per_min,
         )
     from providers.idexx_neo.simulator.cli import serve_forever
 

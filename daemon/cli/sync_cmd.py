@@ -32,6 +32,7 @@ from daemon.cli.common import (
     table,
     usage_error,
 )
+from daemon.cli.values import integer_value
 from daemon.config import Settings
 from daemon.sync.ranges import LOOKBACK_LIMITS, PARALLEL_LIMITS, InvalidRange, check_range
 from daemon.sync.requests import DEFAULT_LOOKBACK_DAYS, DEFAULT_PARALLEL_BATCH_SIZE, SyncRequest
@@ -79,14 +80,10 @@ def register(commands: Any) -> None:
 def _int_in(value: str | None, flag: str, limits: tuple[int, int], default: int) -> int:
     if value is None:
         return default
-    low, high = limits
     try:
-        number = int(value.strip())
-    except ValueError:
-        raise usage_error(f"{flag}: must be an integer from {low} to {high}") from None
-    if not low <= number <= high:
-        raise usage_error(f"{flag}: must be an integer from {low} to {high} (got {number})")
-    return number
+        return integer_value(value, flag, *limits)
+    except InvalidValue as exc:
+        raise usage_error(str(exc)) from None
 
 
 def _dates(args: argparse.Namespace, kind: str) -> tuple[date | None, date | None]:

@@ -1,4 +1,4 @@
-"""Text the operator types or pipes in: names, usernames, ids and secrets.
+"""Text the operator types or pipes in: names, usernames, ids, secrets and bounded integers.
 
 Each rule names the field and what is wrong, never the value of a secret (contract §2.2:
 exit 2). Control characters are refused everywhere: a NUL or an escape sequence in a stored
@@ -7,6 +7,7 @@ name breaks terminals, logs and the PIMS's own forms.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from daemon.validation import InvalidValue
@@ -15,6 +16,11 @@ from daemon.validation import InvalidValue
 NAME_MAX = 200
 ID_MAX = 256
 SECRET_MAX = 1024
+#: An integer as an operator types it: ASCII digits, optionally signed (no ``1_000``, ``0x10``
+#: or other spellings Python's ``int`` would also take).
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+#: Longest bad value repeated in a message.
+_SHOWN_MAX = 40
 
 
 def _control_character(value: str) -> str | None:
@@ -73,3 +79,21 @@ def stdin_text(raw: bytes, field: str) -> str:
         if text.endswith("\r"):
             text = text[:-1]
     return text
+
+
+def integer_value(value: str, field: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``; the message names the flag and the range.
+
+    Options take their value as text and are checked here rather than by argparse's
+    ``type=int``, whose ``invalid int value: 'x'`` states neither the range nor the rule.
+    """
+    rule = f"must be an integer from {low} to {high}"
+    text = value.strip()
+    # Thousands of digits would make ``int`` itself refuse (or work hard); no bound is that long.
+    if not _INTEGER.fullmatch(text) or len(text) > _SHOWN_MAX:
+        shown = value if len(value) <= _SHOWN_MAX else value[:_SHOWN_MAX] + "…"
+        raise InvalidValue(field, f"{rule} (got {shown!r})")
+    number = int(text)
+    if not low <= number <= high:
+        raise InvalidValue(field, f"{rule} (got {number})")
+    return number
