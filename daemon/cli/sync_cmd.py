@@ -58,7 +58,7 @@ def register(commands: Any) -> None:
     sync.add_argument("--start", help="first local date YYYY-MM-DD (inbound, cases)")
     sync.add_argument("--end", help="last local date YYYY-MM-DD (inbound, cases)")
     sync.add_argument("--lookback-days", help="1..90, default 7 (reconciliation)")
-    sync.add_argument("--parallel", help="PIMS requests at once, 1..20, default 5")
+    sync.add_argument("--parallel", help="PIMS requests at once, 1..20, default 5 (cases)")
     sync.add_argument(
         "--full",
         action="store_true",
@@ -124,6 +124,9 @@ def parse_request(args: argparse.Namespace) -> tuple[uuid.UUID, SyncRequest]:
     start, end = _dates(args, kind)
     if args.lookback_days is not None and kind != "reconciliation":
         raise usage_error(f"--lookback-days: only for reconciliation (not {kind})")
+    if args.parallel is not None and kind != "cases":
+        # The cases sync's parallelBatchSize (contract §3.2): no other type has the setting.
+        raise usage_error(f"--parallel: only for cases (not {kind})")
     lookback = _int_in(
         args.lookback_days, "--lookback-days", LOOKBACK_LIMITS, DEFAULT_LOOKBACK_DAYS
     )

@@ -46,3 +46,18 @@ def test_full_on_reconciliation_is_a_usage_error() -> None:
         parsed("reconciliation", "--full")
     assert caught.value.exit_code == 2
     assert "--full" in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["inbound", "reconciliation"])
+def test_parallel_is_refused_where_it_does_nothing(kind: str) -> None:
+    """``--parallel`` is the cases sync's ``parallelBatchSize`` (contract §3.2); the other types
+    have no such setting, so accepting it silently let an operator believe it applied."""
+    with pytest.raises(CliFailure) as caught:
+        parsed(kind, "--parallel", "3")
+    assert caught.value.exit_code == 2
+    assert str(caught.value) == f"--parallel: only for cases (not {kind})"
+
+
+def test_parallel_still_sets_the_cases_batch_size() -> None:
+    args = build_parser().parse_args(["sync", "cases", "--parallel", "3", "--clinic", CLINIC])
+    assert parse_request(args)[1].parallel_batch_size == 3
