@@ -108,6 +108,10 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     try:
+        # Removing what is not there is a failure (exit 1, as for an unknown clinic): exit 0
+        # would tell a script, or an operator who mistyped --type, that an entry is gone.
+        if all(item.type != args.type for item in store.clinics.get(clinic_id).schedules):
+            raise CliFailure(f"clinic {clinic_id} has no {args.type} schedule: nothing was removed")
         clinic = store.clinics.remove_schedule(clinic_id, args.type)
     except ClinicNotFound as exc:
         raise CliFailure(str(exc)) from None

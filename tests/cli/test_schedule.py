@@ -92,3 +92,22 @@ def test_a_stored_schedule_that_never_fires_lists_with_a_null_next_run(
     assert status.code == 0, status.stderr
     codes = [(a["code"], a["syncType"]) for a in status.json()["clinics"][0]["attention"]]
     assert ("schedule_never_fires", "inbound") in codes
+
+
+def test_removing_a_type_that_is_not_set_says_so_and_exits_1(cli: Cli) -> None:
+    """Exit 0 told a script (or a person fixing a typo in --type) that an entry was gone when
+    none had been there; the entry that is set stays."""
+    clinic_id = cli("clinic", "add", "--name", "Penitencia Creek", "--json").json()["id"]
+    assert cli("schedule", "set", "--clinic", clinic_id, "--type", "cases",
+               "--cron", "0 6 * * *").code == 0  # fmt: skip
+    for extra in ((), ("--json",)):
+        result = cli("schedule", "remove", "--clinic", clinic_id, "--type", "inbound", *extra)
+        assert result.code == 1, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"pims-sync: error: clinic {clinic_id} has no inbound schedule: nothing was removed"
+        ]
+        assert result.stdout == ""
+    listing = cli("schedule", "list", "--clinic", clinic_id, "--json")
+    assert [e["type"] for e in listing.json()["schedules"]] == ["cases"]
+    removed = cli("schedule", "remove", "--clinic", clinic_id, "--type", "cases", "--json")
+    assert removed.code == 0 and removed.json()["schedules"] == []
