@@ -22,6 +22,14 @@ MIN_ENCRYPTION_KEY_LENGTH = 32
 #: One label of a host name (RFC 1123): letters, digits and inner hyphens, 1 to 63 of them.
 HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: ``REPLICA_ID`` is the replica's name in ``replicas.id``, lease owners, ``/health`` and every
+#: log line: printable, no spaces or control characters (an escape sequence in it reached
+#: terminals and log viewers), and short. Long enough for a Linux host name (64) plus a pid.
+REPLICA_ID_MAX = 128
+REPLICA_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{REPLICA_ID_MAX}}}", re.ASCII)
+REPLICA_ID_RULE = f"must be 1 to {REPLICA_ID_MAX} characters of A-Z a-z 0-9 . _ : -"
+#: Longest part of a refused value repeated in its error.
+SHOWN_MAX = 80
 SECRET_VARIABLES = frozenset(
     {"PIMS_ENCRYPTION_KEY", "PIMS_ENCRYPTION_KEY_PREVIOUS", "AXIOM_API_TOKEN", "DATABASE_URL"}
 )
@@ -191,8 +199,9 @@ class _Parser:
                 "ENABLE_LEASES", "leases need PostgreSQL (SQLite runs exactly one daemon)"
             )
         replica_id = self.raw("REPLICA_ID") or default_replica_id(self.env)
-        if len(replica_id) > 200:
-            raise ConfigError("REPLICA_ID", "must be at most 200 characters", replica_id)
+        if not REPLICA_ID.fullmatch(replica_id):
+            shown = replica_id if len(replica_id) <= SHOWN_MAX else replica_id[:SHOWN_MAX] + "…"
+            raise ConfigError("REPLICA_ID", REPLICA_ID_RULE, shown)
         return replica_id, self.seconds("LEASE_TTL_S", 30.0, 2.0, 3600.0), enable
 
     def settings(self) -> Settings:
@@ -225,6 +234,19 @@ class _Parser:
 
 
 def default_replica_id(env: Mapping[str, str]) -> str:
-    """Railway's replica id when it gives one, else host name + pid (unique on one machine)."""
-    railway = (env.get("RAILWAY_REPLICA_ID") or "").strip()
-    return railway or f"{socket.gethostname()}-{os.getpid()}"
+    """Railway's replica id when it gives one, else host name + pid (unique on one machine).
+
+    Made to fit ``REPLICA_ID``'s rule: a default must never stop start-up, and a host name
+    may hold characters the rule refuses (or, off Linux, be longer). The pid is kept whole.
+    """
+    railway = _fitting((env.get("RAILWAY_REPLICA_ID") or "").strip(), REPLICA_ID_MAX)
+    if railway:
+        return railway
+    pid = f"-{os.getpid()}"
+    return _fitting(socket.gethostname(), REPLICA_ID_MAX - len(pid)) + pid
+
+
+def _fitting(name: str, length: int) -> str:
+    """``name`` with each run of characters outside ``REPLICA_ID``'s set made one ``-``, cut
+    to ``length``."""
+    return re.sub(r"[^A-Za-z0-9._:-]+", "-", name, flags=re.ASCII)[:length]
