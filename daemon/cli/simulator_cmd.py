@@ -74,22 +74,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "latency_ms": latency_ms,
         "json_output": args.json,
     }
-    if args.provider == "ezyvet":
-        from providers.ezyvet.simulator.cli import serve_forever as serve_ezyvet
+    from providers.simulation.foreground import reported_as
 
-        return serve_ezyvet(
+    with reported_as("pims-sync"):  # a start failure reads like every pims-sync error
+        if args.provider == "ezyvet":
+            from providers.ezyvet.simulator.cli import serve_forever as serve_ezyvet
+
+            return serve_ezyvet(
+                **common,
+                partner_id=args.partner_id,
+                client_id=args.client_id,
+                client_secret=args.client_secret,
+                rate_limit_per_min=rate_limit_per_min,
+                site_rate_limit_per_min=site_rate_limit_per_min,
+            )
+        from providers.idexx_neo.simulator.cli import serve_forever
+
+        return serve_forever(
             **common,
-            partner_id=args.partner_id,
-            client_id=args.client_id,
-            client_secret=args.client_secret,
-            rate_limit_per_min=rate_limit_per_min,
-            site_rate_limit_per_min=site_rate_limit_per_min,
+            username=args.username,
+            password=args.password,
+            company_id=args.company_id or None,
         )
-    from providers.idexx_neo.simulator.cli import serve_forever
-
-    return serve_forever(
-        **common,
-        username=args.username,
-        password=args.password,
-        company_id=args.company_id or None,
-    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import threading
 from types import TracebackType
 from typing import Self
@@ -16,6 +18,27 @@ from aiohttp import web
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+
+
+class CannotListen(RuntimeError):
+    """The simulator's address could not be bound: the port is taken, the host does not
+    resolve, … ``reason`` says which, as the system words it."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"simulator could not listen on {host}:{port}: {reason}")
+        self.host = host
+        self.port = port
+        self.reason = reason
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, socket.gaierror):  # its errno is no system error number
+        return error.strerror or str(error)
+    if isinstance(error, OSError) and error.errno:
+        # asyncio rewords a bind failure ("error while attempting to bind on address …");
+        # the system's own words are the ones an operator searches for.
+        return os.strerror(error.errno)
+    return str(error) or type(error).__name__
 
 
 class ThreadedServer:
@@ -53,8 +76,8 @@ class ThreadedServer:
             raise RuntimeError("simulator did not start in time")
         if self._startup_error is not None:
             self._thread.join(STOP_TIMEOUT_S)
-            raise RuntimeError(
-                f"simulator could not listen on {self.host}:{self._requested_port}"
+            raise CannotListen(
+                self.host, self._requested_port, _reason(self._startup_error)
             ) from self._startup_error
         return self
 
