@@ -138,7 +138,8 @@ class Leases:
         try:
             await self.warm_up(timeout_s)
         except BrowserUnavailable as error:
-            log.error("Chromium could not be started: %s", error)
+            if not self._state.stopping:  # a pool being stopped failed nothing: its launch was cut
+                log.error("Chromium could not be started: %s", error)
 
     async def _acquire(
         self, timeout_s: float, claim: Claim | None, *, count_use: bool = True
