@@ -330,7 +330,9 @@ def _listen(settings: Settings) -> socket.socket:
     try:
         return bind_socket(settings.host, settings.port)
     except OSError as error:  # the port is taken, the host does not resolve, …
-        reason = error.strerror or str(error)
+        # socket.create_server words its strerror "… (while attempting to bind on address …)":
+        # the line already names the address, so the plain reason for its errno is enough.
+        reason = (error.strerror or str(error)).split(" (while attempting", 1)[0]
         raise StartupError(
             f"cannot listen on {settings.host}:{settings.port} (HOST, PORT): {reason}"
         ) from error

@@ -47,7 +47,7 @@ def test_a_taken_port_names_the_variable_and_the_address(cli: Cli) -> None:
     assert line.startswith(f"pims-sync: error: cannot listen on 127.0.0.1:{port} (HOST, PORT): "), (
         line
     )
-    assert "in use" in line
+    assert line.endswith(": Address already in use"), line
 
 
 def test_the_demo_on_a_taken_port_ends_with_one_line_not_a_traceback(tmp_path: Path) -> None:
