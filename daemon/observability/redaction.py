@@ -8,8 +8,10 @@ printed decrypted company ids and usernames in its logs; both count as sensitive
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -58,25 +60,32 @@ _HEADER_LINE = re.compile(
 # key: 'value' / "key"="value" / key='value' (dict reprs, JSON, dataclass reprs).
 _QUOTED_PAIR = re.compile(
     r"""(?P<kq>["']?)(?P<key>[A-Za-z_][\w.-]{0,63})(?P=kq)(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<vq>["'])(?P<val>(?:\\.|(?!(?P=vq))[^\\\r\n])*)(?P=vq)"""
+    r"""(?P<bp>[bB]?)(?P<vq>["'])(?P<val>(?:\\.|(?!(?P=vq))[^\\\r\n])*)(?P=vq)"""
 )
 # key=value (query strings, cookie pairs) and key: value (prose).
 _BARE_PAIR = re.compile(
     r"""(?P<key>\b[A-Za-z_][\w.-]{0,63})(?P<sep>=|:[ \t]*)(?P<val>[^\s&;,'"<>{}\[\]()]+)"""
 )
-# scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)@")
+# scheme://user:password@host. The user name may be empty (``redis://:pw@host``) and the
+# password may hold ``/`` or an unescaped ``@`` (SQLAlchemy parses both), so it runs to the
+# last ``@`` before a space or a quote; masking a little too much beats showing a password.
+_URL_PASSWORD = re.compile(r"""(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'"]*:)([^\s'"<>]+)@""")
 
 
 def _mask_quoted(match: re.Match[str]) -> str:
     if not is_sensitive_key(match["key"]) or match["val"].lower() in _HARMLESS_TEXT:
         return match[0]
     quote = match["vq"]
-    return f"{match['kq']}{match['key']}{match['kq']}{match['sep']}{quote}{MASK}{quote}"
+    return (
+        f"{match['kq']}{match['key']}{match['kq']}{match['sep']}{match['bp']}{quote}{MASK}{quote}"
+    )
 
 
 def _mask_bare(match: re.Match[str]) -> str:
-    if not is_sensitive_key(match["key"]) or match["val"].lower() in _HARMLESS_TEXT:
+    if not is_sensitive_key(match["key"]):
+        # The value may itself hold a pair: "failed: password=x", "url: /login?token=x".
+        return f"{match['key']}{match['sep']}{_BARE_PAIR.sub(_mask_bare, match['val'])}"
+    if match["val"].lower() in _HARMLESS_TEXT:
         return match[0]
     return f"{match['key']}{match['sep']}{MASK}"
 
@@ -93,6 +102,9 @@ def redact_text(text: str) -> str:
 
 # --- structured values ------------------------------------------------------------------------
 
+# Values whose text can hold no secret; kept as they are so formatters render them natively.
+_PLAIN: Final = (bool, int, float, datetime.date, datetime.time, datetime.timedelta, uuid.UUID)
+
 
 def _mask_value(value: Any) -> Any:
     # Booleans and nulls reveal nothing ("session_reused": true stays useful).
@@ -103,9 +115,12 @@ def redact(value: Any) -> Any:
     """A copy of ``value`` with secrets masked: strings by pattern, mappings by key.
 
     Lists, tuples and sets are walked, dataclass instances become masked dicts (their repr
-    would otherwise print every field), bytes are treated as text, other objects pass as they
-    are. The input is never modified.
+    would otherwise print every field), bytes are treated as text. Numbers, times and UUIDs
+    pass as they are; any other object (an exception, a ``yarl.URL``, a path ...) becomes its
+    masked text, since a formatter would print that text unmasked. The input is never modified.
     """
+    if value is None or isinstance(value, _PLAIN):
+        return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, bytes | bytearray):
@@ -120,7 +135,9 @@ def redact(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         return redact(fields)
-    return value
+    if isinstance(value, BaseException):
+        return redact_text(f"{type(value).__name__}: {value}")
+    return redact_text(str(value))
 
 
 # --- logging ----------------------------------------------------------------------------------
