@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import resource
 import uuid
 from typing import Any, Final
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from daemon.observability.logging import get_logger
@@ -82,9 +83,7 @@ class ApiRequestHandler(RequestHandler):
         if not (isinstance(exc, HttpProcessingError) and 400 <= status < 500):
             return super().handle_error(request, status, exc, message)
         request_id = str(uuid.uuid4())
-        # The parser's first line says what was wrong; the rest quotes the raw header.
-        reason = str(getattr(exc, "message", "") or "malformed request").split("\n", 1)[0]
-        reason = reason.strip().rstrip(":") or "malformed request"
+        reason = refusal_reason(exc)
         log.warning(
             "malformed HTTP request refused: %s",
             reason,
@@ -102,6 +101,21 @@ class ApiRequestHandler(RequestHandler):
         )
         response.force_close()
         return response
+
+
+#: Where a parser message starts quoting what the client sent (``b'...'``, ``'...'``, ...).
+_QUOTED_INPUT: Final = re.compile(r"""[\s:]+b?['"]|[\s:]*bytearray\(|\n""")
+
+
+def refusal_reason(exc: HttpProcessingError) -> str:
+    """What was wrong with a request the parser refused, without quoting any of it: the
+    parser's messages end with the raw line or header, which may carry a key or a cookie."""
+    if isinstance(exc, LineTooLong):
+        limit = exc.args[1] if len(exc.args) > 1 else "the allowed number of"
+        return f"the request line or a header line is longer than {limit} bytes"
+    message = str(getattr(exc, "message", "") or "")
+    reason = _QUOTED_INPUT.split(message, maxsplit=1)[0].strip().rstrip(":.")
+    return reason or "malformed request"
 
 
 class _Refusal(asyncio.Protocol):
