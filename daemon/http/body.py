@@ -6,27 +6,49 @@ be declared JSON (contract §3.2).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from daemon.http.errors import ApiError, FieldError
-from daemon.http.state import MAX_BODY_BYTES
+from daemon.http.state import MAX_BODY_BYTES, state_of
 
 
 def _too_large() -> ApiError:
     return ApiError(413, f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB")
 
 
+def _incomplete(reason: str) -> ApiError:
+    # The rest of the body may still be on its way: the connection cannot serve another request.
+    return ApiError(
+        400,
+        f"the request body {reason}",
+        details=[FieldError("body", reason)],
+        close=True,
+    )
+
+
 async def read_body(request: web.Request) -> bytes:
+    """The whole body, within ``body_timeout_s``. A client that stops sending, or leaves
+    part-way, is a 400 (a client's fault, not a 500 with a traceback)."""
     # A declared length past the limit is refused before a byte is read.
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise _too_large()
+    timeout_s = state_of(request).tuning.body_timeout_s
     try:
-        return await request.read()  # the application's client_max_size bounds chunked bodies
+        async with asyncio.timeout(timeout_s):
+            # The application's client_max_size bounds chunked bodies.
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large() from None
+    except TimeoutError:
+        raise _incomplete(f"did not arrive within {timeout_s:g} s") from None
+    except (ConnectionResetError, HttpProcessingError):
+        # Gone mid-body, or a chunked body that broke off: nobody may be left to answer.
+        raise _incomplete("ended before its declared length") from None
 
 
 def is_json_media_type(content_type: str) -> bool:

@@ -45,7 +45,9 @@ class ApiError(Exception):
         details: list[FieldError] | None = None,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        close: bool = False,
     ) -> None:
+        """``close``: end the connection after the answer (its request was not read whole)."""
         super().__init__(message)
         self.status = status
         self.code = code or CODES.get(status, "error")
@@ -53,12 +55,16 @@ class ApiError(Exception):
         self.details = details or []
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
+        self.close = close
 
     def response(self) -> web.Response:
-        return error_response(
+        response = error_response(
             self.status, self.code, self.message, details=self.details,
             headers=self.headers, extra=self.extra,
         )  # fmt: skip
+        if self.close:
+            response.force_close()
+        return response
 
 
 def error_response(

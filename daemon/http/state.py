@@ -43,6 +43,9 @@ class HttpTuning:
     executor_workers: int = 8  # threads for database reads and dispatcher calls
     db_probe_s: float = 5.0  # the database is pinged this often (every second while down)
     header_timeout_s: float = 5.0  # a connection must send a whole request within this
+    # ... and, once its headers are in, the whole body (at most 64 KiB) within this: a body
+    # that trickles in would otherwise hold its connection (never evicted) without end.
+    body_timeout_s: float = 10.0
     max_connections: int | None = None  # None: three quarters of the open-file limit
 
 
