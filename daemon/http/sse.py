@@ -16,13 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from daemon.http.auth import READ, authenticate
+from daemon.http.auth import READ, authenticate, check_owner, presented_key
+from daemon.http.errors import ApiError
 from daemon.http.outage import is_outage
 from daemon.http.state import run_blocking, state_of, wait_change
 from daemon.http.status import find_sync
 from daemon.observability.context import log_context
 from daemon.observability.logging import get_logger
 from daemon.store.syncs import SyncRecord
+from daemon.store.types import utcnow
 
 log = get_logger("http")
 
@@ -42,6 +44,10 @@ def event_for(record: SyncRecord) -> bytes:
     return event(record.status if record.is_final else "progress", record.status_json())
 
 
+class KeyNoLongerValid(Exception):
+    """The stream's key was revoked or expired, or its clinic deactivated, while it ran."""
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     owner = await authenticate(request, READ)
     with log_context(clinic_id=owner.clinic_id):
@@ -52,6 +58,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await _follow(request, response, record)
         except ConnectionResetError:
             log.debug("stream client went away")
+            return response
+        except KeyNoLongerValid as refused:
+            # The status line is gone: closing is the refusal. A reconnect gets the 401/403.
+            log.info("stream closed: %s", refused, extra={"key_id": str(owner.key_id)})
             return response
         except Exception as error:
             # The status line is gone already: all that is left is to log and close.
@@ -92,9 +102,22 @@ async def _follow(request: web.Request, response: web.StreamResponse, record: Sy
             if record.is_final:
                 break
             if now >= next_event:
+                await _still_authorised(request)
                 await response.write(event_for(record))
                 next_event = now + interval
             if now >= next_comment:
                 await response.write(KEEPALIVE)
                 next_comment = now + state.tuning.keepalive_s
+        await _still_authorised(request)
         await response.write(event_for(record))
+
+
+async def _still_authorised(request: web.Request) -> None:
+    """Before each progress event: the key must still pass §3.1, as at the start (a stream
+    can run as long as its sync; a revoked key must not keep reading it)."""
+    key = presented_key(request)
+    owner = await run_blocking(request, state_of(request).store.keys.lookup, key)
+    try:
+        check_owner(owner, READ, utcnow())
+    except ApiError as refusal:
+        raise KeyNoLongerValid(refusal.message) from None
