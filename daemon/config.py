@@ -53,7 +53,8 @@ def normalise_database_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    # repr=False: a DATABASE_URL may carry the database's password.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     auto_migrate: bool = True
     host: str = "0.0.0.0"
     port: int = 3001

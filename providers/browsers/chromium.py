@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from providers.base import BrowserUnavailable
@@ -79,10 +80,33 @@ def new_marker() -> str:
     return f"{marker_prefix(os.getpid())}{uuid.uuid4().hex}"
 
 
+#: What Chromium is given of the daemon's environment: where things are, the locale, the time
+#: zone and the proxies. Nothing else — the daemon's environment holds the encryption key, the
+#: database URL and the log-shipping token, and Chromium (run without its sandbox) renders the
+#: PIMS's pages.
+BROWSER_ENVIRONMENT: frozenset[str] = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ",
+        "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_TIME",
+        "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
+        "FONTCONFIG_PATH", "FONTCONFIG_FILE",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+    }
+)  # fmt: skip
+
+
+def browser_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a launched Chromium sees (see :data:`BROWSER_ENVIRONMENT`)."""
+    source = os.environ if environ is None else environ
+    return {name: value for name, value in source.items() if name in BROWSER_ENVIRONMENT}
+
+
 def launch_options(executable: str, marker: str, timeout_s: float) -> dict[str, Any]:
     """Keyword arguments for ``playwright.chromium.launch``."""
     return {
         "executable_path": executable,
+        "env": browser_environment(),
         "headless": True,
         "args": [*LAUNCH_FLAGS, marker],
         "timeout": timeout_s * 1000,
