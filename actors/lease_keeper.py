@@ -87,6 +87,11 @@ class LeaseKeeper(pykka.ThreadingActor):
                 self._tick_pending.set()
                 self.actor_ref.tell(LeaseTick())
         elif channel == WORK_CHANNEL:
+            if self.draining:
+                # A draining replica starts nothing new: its clinic actors would only mark the
+                # sync interrupted. The row stays queued for the clinic's next owner, which
+                # runs what is queued when it takes the lease.
+                return
             clinic, _, sync = payload.partition(" ")
             try:
                 clinic_id, sync_id = uuid.UUID(clinic), uuid.UUID(sync)
@@ -236,7 +241,10 @@ class LeaseKeeper(pykka.ThreadingActor):
 
     def _nudge_queued(self, renewal: Renewal) -> None:
         """The slow-poll fallback: a queued sync of a held clinic that no notification
-        reached is told to its actor (once; running it twice is impossible anyway)."""
+        reached is told to its actor (once; running it twice is impossible anyway). Not while
+        draining: the row waits for the clinic's next owner."""
+        if self.draining:
+            return
         seen: set[uuid.UUID] = set()
         for clinic_id, sync_id in renewal.queued:
             seen.add(sync_id)

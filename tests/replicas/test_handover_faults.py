@@ -1,0 +1,118 @@
+"""Hand-overs under faults (replicas.md promises 1, 3 and 4): a trigger sent to a replica that
+does not hold the clinic while its owner drains, a queued row nobody announced, a replica cut
+off from the database for longer than the TTL.
+
+Each test starts its own small cluster (two replicas) on a throwaway database.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from providers.idexx_neo.simulator import SimulatorServer
+from tests.daemon_process import wait_for
+from tests.replicas.harness import Cluster, create_database, status_events
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+TTL_S = 4.0
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorServer]:
+    with SimulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, simulator: SimulatorServer) -> Iterator[Cluster]:
+    url, drop = create_database()
+    cluster = Cluster(url, simulator.url, tmp_path, ttl_s=TTL_S)
+    try:
+        cluster.seed(2)
+        yield cluster
+    finally:
+        cluster.close()
+        drop()
+
+
+def faults(simulator: SimulatorServer, **knobs: Any) -> None:
+    reply = requests.post(f"{simulator.url}/_sim/faults", json=knobs, timeout=10)
+    assert reply.status_code == 200, reply.text
+
+
+def one_each(cluster: Cluster, names: set[str]) -> dict[str, uuid.UUID]:
+    """Wait until each replica holds one clinic; replica → its clinic."""
+
+    def spread() -> dict[str, uuid.UUID] | None:
+        owners = cluster.owners()
+        if sorted(o for o in owners.values() if o) != sorted(names):
+            return None
+        return {o: c for c, o in owners.items() if o is not None}
+
+    found: dict[str, uuid.UUID] = wait_for(spread, 4 * TTL_S, f"one clinic each on {names}")
+    return found
+
+
+def test_a_trigger_sent_to_a_non_owner_while_the_owner_drains_runs_once_on_the_next_owner(
+    cluster: Cluster, simulator: SimulatorServer
+) -> None:
+    """The owner is busy with a sync when SIGTERM comes; a trigger for the same clinic lands on
+    the other replica meanwhile. The draining owner must leave it queued (it starts nothing
+    new), and the replica that takes the clinic over runs it: the waiting caller and a stream
+    opened on the receiving replica see it complete."""
+    cluster.start("a", "b", SHUTDOWN_GRACE_S="15")
+    clinic = one_each(cluster, {"a", "b"})["b"]
+    key = cluster.keys[clinic]
+    owner, receiver = cluster.replicas["b"], cluster.replicas["a"]
+
+    faults(simulator, hang=["calendar"])  # the owner's sync stays running into its drain
+    busy = owner.post("cases", key, asynchronous=True)
+    assert busy.status_code == 202, busy.text
+    busy_id = busy.json()["syncId"]
+    wait_for(lambda: cluster.sync_row(busy_id).status == "running", 30, "b's cases sync running")
+
+    owner.signal(signal.SIGTERM)
+    answers: list[requests.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(receiver.post("inbound", key)))
+    waiting.start()
+    try:
+        row = wait_for(
+            lambda: cluster.query(
+                "SELECT id FROM schedule_syncs WHERE clinic_id = :c AND sync_type = 'inbound'",
+                c=clinic,
+            ),
+            10,
+            "the trigger queued by a",
+        )
+        sync_id = str(row[0].id)
+        # b's sync now ends within its grace; b then starts nothing more and hands over.
+        faults(simulator, hang=[])
+        assert owner.wait(30) == 0
+        busy_final = cluster.sync_row(busy_id)
+        assert busy_final.status == "completed"
+    finally:
+        faults(simulator, hang=[])
+        waiting.join(60)
+    assert answers, "the waiting trigger never answered"
+    body = answers[0].json()
+    assert answers[0].status_code == 200, body
+    assert body["syncId"] == sync_id
+    assert body["status"] == "completed", body
+    final = cluster.sync_row(sync_id)
+    assert (final.status, final.replica_id) == ("completed", "a")
+    inbound = cluster.query(
+        "SELECT id FROM schedule_syncs WHERE clinic_id = :c AND sync_type = 'inbound'", c=clinic
+    )
+    assert len(inbound) == 1  # exactly once
+    stream = receiver.get(f"/api/sync/inbound/{sync_id}/stream", key, stream=True, timeout=30)
+    events = status_events(stream)
+    assert events[-1][0] == "completed"
