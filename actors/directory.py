@@ -54,10 +54,13 @@ class ClinicDirectory:
             self._ttl_s = ttl_s
             self._handover = handover
 
-    def set_held(self, held: dict[uuid.UUID, int]) -> None:
+    def set_held(self, held: dict[uuid.UUID, int], *, renewed: bool = True) -> None:
+        """The clinics this replica holds now; ``renewed=False`` when they were dropped
+        because renewing failed (``/ready`` goes on reporting the last renewal)."""
         with self._lock:
             self._held = dict(held)
-            self._renewed_at = time.monotonic()
+            if renewed:
+                self._renewed_at = time.monotonic()
 
     def renewed(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +56,8 @@ class LeaseKeeper(pykka.ThreadingActor):
         self.ticker: Ticker | None = None
         self._tick_pending = threading.Event()
         self._nudged: set[uuid.UUID] = set()
+        self.renewed_at: float | None = None  # monotonic start of the last renewal that worked
+        self.gave_up = False  # the held set was dropped after a TTL without renewal
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -115,16 +118,20 @@ class LeaseKeeper(pykka.ThreadingActor):
 
     def _round(self) -> dict[str, int]:
         self.rounds += 1
+        began = time.monotonic()
         try:
             renewal = self.leases.renew(draining=self.draining)
         except Exception as error:
             # /ready turns 503 once the TTL passes without a renewal; fenced writes stop
             # by themselves if another replica takes our clinics meanwhile.
             log.warning("lease renewal failed: %s", type(error).__name__)
+            self._give_up_if_expired()
             return {}
+        self.renewed_at = began
         metrics.REPLICAS_LIVE.set(renewal.live)
         changes = {"acquired": 0, "released": 0, "lost": 0}
-        changed = self._notice_lost(renewal, changes)
+        changed = self._notice_lost(renewal, changes) or self.gave_up
+        self.gave_up = False
         held = dict(renewal.held)
         for clinic_id in renewal.inactive - set(self.releasing):
             # Deactivated: its actor stops after its current sync; the lease goes next round.
@@ -156,6 +163,31 @@ class LeaseKeeper(pykka.ThreadingActor):
             # than a whole renewal period later.
             self._tick_soon()
         return {**changes, "held": len(held)}
+
+    def _give_up_if_expired(self) -> None:
+        """No renewal for a whole TTL (the database is out of reach): every lease may have
+        expired and another replica may serve the clinics now. Stop saying this replica holds
+        them, start no sync for them, and stop the running ones (their writes are fenced
+        anyway). The next renewal that works says what is really held."""
+        if not self.held or self.renewed_at is None:
+            return
+        if time.monotonic() - self.renewed_at < self.leases.ttl_s:
+            return
+        for clinic_id in self.held:
+            self.directory.cancel_clinic(clinic_id)
+        log.warning(
+            "no lease renewal for %g s (the TTL): this replica stops serving its %d clinic(s)"
+            " until the database answers again",
+            self.leases.ttl_s,
+            len(self.held),
+        )
+        metrics.LEASE_CHANGES_TOTAL.labels(reason="lost").inc(len(self.held))
+        metrics.LEASES_HELD.set(0)
+        self.held = {}
+        self.releasing.clear()
+        self.directory.set_held({}, renewed=False)
+        self.gave_up = True
+        self.on_change()
 
     def _tick_soon(self) -> None:
         if self._tick_pending.is_set():

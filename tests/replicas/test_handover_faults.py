@@ -16,14 +16,18 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import make_url
 
+from daemon.store import Database, SecretBox, Store
 from providers.idexx_neo.simulator import SimulatorServer
 from tests.daemon_process import wait_for
-from tests.replicas.harness import Cluster, create_database, status_events
+from tests.replicas.harness import KEY, Cluster, Replica, create_database, status_events
+from tests.replicas.proxy import CuttableProxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 TTL_S = 4.0
+FINAL = ("completed", "partial", "failed", "interrupted")
 
 
 @pytest.fixture
@@ -60,6 +64,11 @@ def one_each(cluster: Cluster, names: set[str]) -> dict[str, uuid.UUID]:
 
     found: dict[str, uuid.UUID] = wait_for(spread, 4 * TTL_S, f"one clinic each on {names}")
     return found
+
+
+def serves_what_it_holds(replica: Replica, count: int) -> bool:
+    health = replica.health()
+    return bool(health["clinics"] == health["clinicsHeld"] == count)
 
 
 def test_a_trigger_sent_to_a_non_owner_while_the_owner_drains_runs_once_on_the_next_owner(
@@ -116,3 +125,64 @@ def test_a_trigger_sent_to_a_non_owner_while_the_owner_drains_runs_once_on_the_n
     stream = receiver.get(f"/api/sync/inbound/{sync_id}/stream", key, stream=True, timeout=30)
     events = status_events(stream)
     assert events[-1][0] == "completed"
+
+
+def test_a_queued_sync_nobody_announced_is_run_by_the_owner_from_the_slow_poll(
+    cluster: Cluster,
+) -> None:
+    """NOTIFY lost: a row queued with no notification (another process, a lost message)
+    is still found by the owner's renewal round and run, once."""
+    cluster.start("a", "b")
+    clinic = one_each(cluster, {"a", "b"})["a"]
+    db = Database(cluster.url)
+    try:
+        record = Store(db, SecretBox(KEY)).syncs.enqueue(clinic, "inbound", "api")
+    finally:
+        db.dispose()
+    row = wait_for(
+        lambda: (r := cluster.sync_row(str(record.id))).status in FINAL and r,
+        3 * TTL_S,
+        "the unannounced sync run by its clinic's owner",
+    )
+    assert (row.status, row.replica_id) == ("completed", "a")
+
+
+def test_a_replica_cut_off_from_the_database_stops_claiming_its_clinics_and_comes_back(
+    cluster: Cluster,
+) -> None:
+    """a's database connection drops for longer than the TTL: b serves both clinics within
+    LEASE_TTL_S + 5 s, a no longer says it holds any (nor is ready), and once the database
+    is back a rejoins: one clinic each again, each served where its lease is."""
+    server = make_url(cluster.url)
+    with CuttableProxy(server.host or "127.0.0.1", server.port or 5432) as proxy:
+        through_proxy = server.set(host="127.0.0.1", port=proxy.port)
+        cluster.start("a", DATABASE_URL=through_proxy.render_as_string(hide_password=False))
+        cluster.start("b")
+        clinics = one_each(cluster, {"a", "b"})
+        a = cluster.replicas["a"]
+        wait_for(lambda: a.health().get("clinicsHeld") == 1, 10, "a serving its clinic")
+
+        proxy.cut()
+        wait_for(
+            lambda: cluster.owner_of(clinics["a"]) == "b",
+            TTL_S + 5,
+            "b serving a's clinic",
+        )
+        # a cannot know whether it still holds anything: past the TTL it claims nothing.
+        wait_for(lambda: a.health().get("clinicsHeld") == 0, TTL_S, "a no longer holding")
+        assert not a.ready()
+
+        proxy.heal()
+        a.wait_ready(30)
+        back = one_each(cluster, {"a", "b"})
+        wait_for(
+            lambda: all(serves_what_it_holds(r, 1) for r in cluster.replicas.values()),
+            10,
+            "each replica serving exactly the clinic it holds",
+        )
+        answer = a.post("inbound", cluster.keys[back["a"]])
+        assert answer.status_code == 200, answer.text
+        row = cluster.sync_row(answer.json()["syncId"])
+        assert (row.status, row.replica_id) == ("completed", "a")
+        # Nothing ran on two replicas at once: no sync was cut short by a lost lease.
+        assert cluster.query("SELECT id FROM schedule_syncs WHERE error_code = 'lease_lost'") == []
