@@ -57,7 +57,7 @@ class LeaseKeeper(pykka.ThreadingActor):
         self._tick_pending = threading.Event()
         self._nudged: set[uuid.UUID] = set()
         self.renewed_at: float | None = None  # monotonic start of the last renewal that worked
-        self.gave_up = False  # the held set was dropped after a TTL without renewal
+        self.suspended = False  # serving stopped after a TTL without renewal
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -130,8 +130,8 @@ class LeaseKeeper(pykka.ThreadingActor):
         self.renewed_at = began
         metrics.REPLICAS_LIVE.set(renewal.live)
         changes = {"acquired": 0, "released": 0, "lost": 0}
-        changed = self._notice_lost(renewal, changes) or self.gave_up
-        self.gave_up = False
+        changed = self._notice_lost(renewal, changes) or self.suspended
+        self.suspended = False
         held = dict(renewal.held)
         for clinic_id in renewal.inactive - set(self.releasing):
             # Deactivated: its actor stops after its current sync; the lease goes next round.
@@ -167,26 +167,23 @@ class LeaseKeeper(pykka.ThreadingActor):
     def _give_up_if_expired(self) -> None:
         """No renewal for a whole TTL (the database is out of reach): every lease may have
         expired and another replica may serve the clinics now. Stop saying this replica holds
-        them, start no sync for them, and stop the running ones (their writes are fenced
-        anyway). The next renewal that works says what is really held."""
-        if not self.held or self.renewed_at is None:
+        them and start no sync for them. Running syncs are left alone: they cannot write while
+        the database is away, a new owner's claim fences them out, and the next renewal that
+        works stops those of the clinics really lost (``_notice_lost``) and serves the rest
+        again."""
+        if self.suspended or not self.held or self.renewed_at is None:
             return
         if time.monotonic() - self.renewed_at < self.leases.ttl_s:
             return
-        for clinic_id in self.held:
-            self.directory.cancel_clinic(clinic_id)
         log.warning(
             "no lease renewal for %g s (the TTL): this replica stops serving its %d clinic(s)"
             " until the database answers again",
             self.leases.ttl_s,
             len(self.held),
         )
-        metrics.LEASE_CHANGES_TOTAL.labels(reason="lost").inc(len(self.held))
-        metrics.LEASES_HELD.set(0)
-        self.held = {}
-        self.releasing.clear()
+        self.suspended = True
         self.directory.set_held({}, renewed=False)
-        self.gave_up = True
+        metrics.LEASES_HELD.set(0)
         self.on_change()
 
     def _tick_soon(self) -> None:
