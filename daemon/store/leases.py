@@ -156,6 +156,9 @@ _MARK_RUNNER = text(
 
 # Start-up sweep (contract §5.1 with replicas): running rows of replicas that are no longer
 # live, or silent past the heartbeat rule; queued rows stay for the clinic's owner to run.
+# Rows under this replica's own name are a previous process's (a restart under the same
+# REPLICA_ID, e.g. a container restarted in place): this one has run nothing yet, and since it
+# keeps its leases no new owner would close them.
 _SWEEP = text(
     """
 UPDATE schedule_syncs s
@@ -164,10 +167,9 @@ SET status = 'interrupted', error_code = 'interrupted', completed_at = now(),
     errors = CAST(:errors AS jsonb)
 WHERE s.status = 'running' AND s.trigger <> 'cli'
   AND (s.heartbeat_at IS NULL OR s.heartbeat_at < now() - make_interval(secs => :stale)
-       OR s.replica_id IS NULL
+       OR s.replica_id IS NULL OR s.replica_id = :replica
        OR NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = s.replica_id
                         AND r.heartbeat_at > now() - make_interval(secs => :ttl)))
-  AND (s.replica_id IS NULL OR s.replica_id <> :replica)
 RETURNING s.id
 """
 )

@@ -186,3 +186,37 @@ def test_a_replica_cut_off_from_the_database_stops_claiming_its_clinics_and_come
         assert (row.status, row.replica_id) == ("completed", "a")
         # Nothing ran on two replicas at once: no sync was cut short by a lost lease.
         assert cluster.query("SELECT id FROM schedule_syncs WHERE error_code = 'lease_lost'") == []
+
+
+def test_a_replica_restarted_under_the_same_name_closes_its_previous_runs_at_once(
+    cluster: Cluster, simulator: SimulatorServer
+) -> None:
+    """kill -9 mid-sync, then the same REPLICA_ID back within the TTL (a container restarted
+    in place: same host name, same pid): it keeps its leases, so no other replica takes the
+    clinic and closes the dead run. The new process ran nothing yet, so a `running` row under
+    its name is its previous life's: the start-up sweep closes it, and the clinic is not
+    blocked until the two-minute heartbeat rule."""
+    cluster.env["LEASE_TTL_S"] = "30"  # the restart is well within the lease
+    cluster.start("a", "b")
+    clinic = one_each(cluster, {"a", "b"})["a"]
+    key = cluster.keys[clinic]
+    faults(simulator, hang=["calendar"])
+    try:
+        busy = cluster.replicas["a"].post("cases", key, asynchronous=True)
+        assert busy.status_code == 202, busy.text
+        busy_id = busy.json()["syncId"]
+        wait_for(lambda: cluster.sync_row(busy_id).status == "running", 30, "a's sync running")
+        cluster.replicas["a"].kill()
+    finally:
+        faults(simulator, hang=[])
+    restarted = cluster.start("a")[0]
+    assert cluster.owner_of(clinic) == "a"  # the lease never changed hands
+    row = wait_for(
+        lambda: (r := cluster.sync_row(busy_id)).status != "running" and r,
+        10,
+        "the dead process's run closed",
+    )
+    assert row.status == "interrupted"
+    answer = restarted.post("inbound", key)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "completed", answer.text
