@@ -7,8 +7,11 @@ the keeper claims free or expired leases up to its share (⌈active ÷ live⌉),
 surplus between syncs: a clinic being handed over is first withdrawn from this replica (no new
 sync starts here), and its lease is released on a later round once no sync of it is running.
 A lease that the renewal no longer returns was lost: the clinic's running sync is cancelled
-(its writes are fenced anyway). Each change of the held set asks for a configuration reload,
-so the supervisor starts and stops clinic actors to match.
+(its writes are fenced anyway). When no renewal has worked for a whole TTL, the replica stops
+serving its clinics until one works again (another replica may hold them by then). While
+draining, work handed over by other replicas is left queued for the clinics' next owner. Each
+change of the held set asks for a configuration reload, so the supervisor starts and stops
+clinic actors to match.
 """
 
 from __future__ import annotations
