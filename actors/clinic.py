@@ -47,7 +47,11 @@ class ClinicActor(pykka.ThreadingActor):
         scheduler_enabled: bool,
         clock: Callable[[], datetime],
         draining: threading.Event,
+        hand_over: bool = False,
     ) -> None:
+        """``hand_over``: with clinic leases, a sync still queued when shutdown begins is left
+        queued for the clinic's next owner, which takes the lease within seconds; without
+        them it is marked interrupted (contract §2.4)."""
         super().__init__()
         self.clinic = clinic
         self.store = store
@@ -57,6 +61,7 @@ class ClinicActor(pykka.ThreadingActor):
         self.scheduler_enabled = scheduler_enabled
         self.clock = clock
         self.draining = draining
+        self.hand_over = hand_over
         self.alarm: CronAlarm | None = None
         self.reported_schedules: set[tuple[str, str]] = set()
 
@@ -79,7 +84,7 @@ class ClinicActor(pykka.ThreadingActor):
 
     def _start(self) -> None:
         if self.scheduler_enabled:
-            trigger = ScheduledTrigger(self.store, self.clinic.id, self.actor_ref)
+            trigger = ScheduledTrigger(self.store, self.clinic.id, self.actor_ref, self.draining)
             self.alarm = CronAlarm(
                 self._timetable(),
                 trigger.fire,
@@ -143,8 +148,11 @@ class ClinicActor(pykka.ThreadingActor):
 
     def _run(self, sync_id: uuid.UUID) -> SyncRecord | None:
         if self.draining.is_set():
-            # Shutdown has begun: nothing new starts, whatever its place in the mailbox
-            # (contract §2.4: the rest is marked interrupted).
+            # Shutdown has begun: nothing new starts, whatever its place in the mailbox.
+            if self.hand_over:
+                # The clinic's next owner runs it (a waiting caller sees it end there).
+                return self.store.syncs.get(sync_id)
+            # One process alone: the rest is marked interrupted (contract §2.4).
             return self.store.syncs.interrupt(
                 sync_id, "the daemon shut down before this sync started"
             )
@@ -199,12 +207,29 @@ class ScheduledTrigger:
     actor is busy), then tell the actor to run it; a tick that finds the same type queued or
     running is skipped and counted (contract §5.5)."""
 
-    def __init__(self, store: Store, clinic_id: uuid.UUID, actor: pykka.ActorRef[Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clinic_id: uuid.UUID,
+        actor: pykka.ActorRef[Any],
+        draining: threading.Event | None = None,
+    ) -> None:
         self.store = store
         self.clinic_id = clinic_id
         self.actor = actor
+        self.draining = draining or threading.Event()
 
     def fire(self, due: Due) -> None:
+        if self.draining.is_set():
+            # A shutting-down daemon accepts no trigger, a tick included. Not queuing it
+            # leaves the tick to whoever serves the clinic next (another replica, or this
+            # daemon restarted), which runs a tick missed by less than the misfire window.
+            log.info(
+                "scheduled %s sync not queued: shutting down",
+                due.sync_type,
+                extra={"clinic_id": str(self.clinic_id)},
+            )
+            return
         request = SyncRequest(sync_type=due.sync_type, trigger="schedule")
         try:
             record = queue(

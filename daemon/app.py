@@ -153,6 +153,7 @@ class Daemon:
                     scheduler_enabled=settings.enable_scheduler,
                     clock=self.clock,
                     draining=draining,
+                    hand_over=self.replication.enabled,
                 )
 
             supervisor = Supervisor.start(
