@@ -9,6 +9,7 @@ an exception message or a log line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -32,7 +33,7 @@ from providers.base import (
 from providers.idexx_neo.client import USER_AGENT
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page, Request
+    from playwright.async_api import Browser, BrowserContext, Locator, Page, Request
 
 # Playwright is imported where a login runs, not with this module: a sync on a cached session
 # (the provider imports this module) must not pay for loading it. A login runs on a browser
@@ -245,14 +246,14 @@ async def _judge(
     async with _step("reading the page after login", browser):
         # Visible ones only: pages often carry an empty, hidden error banner as a placeholder.
         banner = page.locator(ERROR_BANNER).filter(visible=True)
-        if await banner.count() > 0:
+        if await _count(banner, timeouts) > 0:
             reason = await banner.first.inner_text()
             raise AuthenticationFailed(
                 f"IDEXX Neo rejected the login: {_scrub(reason, credentials)}"
             )
-        if await page.locator(SECOND_FACTOR).filter(visible=True).count() > 0:
+        if await _count(page.locator(SECOND_FACTOR).filter(visible=True), timeouts) > 0:
             raise SecondFactorRequired("IDEXX Neo asks for a second factor (a one-time code)")
-        if await page.locator(BRANCH_PICKER).filter(visible=True).count() > 0:
+        if await _count(page.locator(BRANCH_PICKER).filter(visible=True), timeouts) > 0:
             raise BranchPickerShown("IDEXX Neo asks to choose a branch after login")
         cookies = [dict(c) for c in await context.cookies([base_url])]
     on_login_page = urlsplit(page.url).path.rstrip("/").endswith("/login")
@@ -269,6 +270,18 @@ async def _judge(
     # a rejection, not an outage: retrying unknown-bad credentials on every sync gets accounts
     # locked.
     raise AuthenticationFailed("IDEXX Neo showed the login page again without giving a reason")
+
+
+async def _count(locator: Locator, timeouts: LoginTimeouts) -> int:
+    """``locator.count()`` within one step's time. Playwright gives ``count`` no timeout of its
+    own, and while a navigation is still pending (a landing page that never answers) it waits
+    for the new document for as long as that takes."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return await asyncio.wait_for(locator.count(), timeouts.step_s)
+    except TimeoutError:
+        raise PlaywrightTimeout("counting elements timed out") from None
 
 
 def _scrub(reason: str, credentials: Credentials) -> str:
