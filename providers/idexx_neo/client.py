@@ -26,6 +26,9 @@ from providers.base import (
     BadRequest,
     NotFound,
     NullObserver,
+    PimsUnavailable,
+    ProviderError,
+    RateLimited,
     RequestObserver,
     SessionLost,
     UnexpectedPayload,
@@ -45,6 +48,14 @@ USER_AGENT = (
 
 _RETRYABLE_STATUS = frozenset(range(500, 600))
 _EXPIRED_STATUS = frozenset({401, 403})
+
+#: This many requests in a row that gave up after all their retries (5xx, 429, timeouts, broken
+#: connections) mean Neo is down: the client sends nothing more, and every later request fails
+#: at once as the last one did. Without it, 150 consultations of a sync hit by an outage would
+#: each be asked for 1 + retries times. A client lives for one sync, so the next sync asks again;
+#: any answer that is not such a failure (a success, a 404, …) starts the count over, so a few
+#: broken records among working ones never stop the rest.
+OUTAGE_AFTER = 3
 
 
 class SessionExpired(SessionLost):
@@ -102,6 +113,8 @@ class NeoJsonClient:
         # hosts and would also keep whatever a login page sets.
         self._http = LazySession(self._settings.connect_timeout_s, self._settings.total_timeout_s)
         self._cookies: list[dict[str, Any]] = []
+        self._gave_up_in_row = 0
+        self._down: PimsUnavailable | None = None  # the failure that made us stop asking
 
     # -- cookies --------------------------------------------------------------------------
 
@@ -161,14 +174,53 @@ class NeoJsonClient:
         """GET ``path`` and decode its JSON, retrying transient failures.
 
         Raises :class:`SessionExpired`, :class:`NotFound`, :class:`RequestRejected` (a
-        :class:`BadRequest`),
-        :class:`UnexpectedPayload`, or :class:`PimsUnavailable` once the retries ran out.
+        :class:`BadRequest`), :class:`UnexpectedPayload`, or :class:`PimsUnavailable` once the
+        retries ran out (:class:`RateLimited` when the last failure was a 429) or while Neo is
+        taken to be down (see :data:`OUTAGE_AFTER`).
         """
         query = urlencode(params or {}, quote_via=quote)
         url = yarl.URL(f"{self.base_url}{path}{'?' + query if query else ''}", encoded=True)
-        return await with_retries(
-            "IDEXX Neo", endpoint, self._settings.retry, lambda: self._attempt(endpoint, url, path)
-        )
+        last_failure = ""
+
+        async def attempt() -> Any:
+            nonlocal last_failure
+            try:
+                return await self._attempt(endpoint, url, path)
+            except Transient as failure:
+                last_failure = failure.outcome
+                raise
+
+        try:
+            body = await with_retries("IDEXX Neo", endpoint, self._settings.retry, attempt)
+        except PimsUnavailable as error:
+            if self._down is not None:
+                raise  # refused without asking, or given up while Neo was found down
+            if last_failure == "rate_limited":
+                # Contract §7: a rate limit that could not be waited out has its own code.
+                error = RateLimited(str(error))
+            self._gave_up(endpoint, error)
+            raise error from None
+        except ProviderError:
+            self._gave_up_in_row = 0  # Neo answered, if not as hoped
+            raise
+        self._gave_up_in_row = 0
+        return body
+
+    def _gave_up(self, endpoint: str, error: PimsUnavailable) -> None:
+        self._gave_up_in_row += 1
+        if self._gave_up_in_row >= OUTAGE_AFTER:
+            self._down = error
+            log.warning(
+                "IDEXX Neo looks down; no more requests to it until the next sync",
+                extra={"endpoint": endpoint, "failed_in_row": self._gave_up_in_row},
+            )
+
+    def _refuse_if_down(self, endpoint: str) -> None:
+        if self._down is not None:
+            raise type(self._down)(
+                f"IDEXX Neo {endpoint} not asked: {self._gave_up_in_row} requests in a row "
+                f"failed after all their retries ({self._down})"
+            )
 
     async def _attempt(self, endpoint: str, url: yarl.URL, path: str) -> Any:
         headers = {
@@ -179,6 +231,9 @@ class NeoJsonClient:
         # Held for one attempt only, never across a backoff sleep: a waiting retry must not
         # keep another request of the same clinic from running.
         async with self._semaphore:
+            # Checked for every attempt, retries included: a request that was waiting for its
+            # next try when Neo was found down does not send it.
+            self._refuse_if_down(endpoint)
             # Read the cookies only now: a re-login may have replaced them while we queued.
             cookie_header = self._cookie_header(path)
             if cookie_header:

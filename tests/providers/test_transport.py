@@ -24,6 +24,7 @@ from providers.base import (
     MemorySessionStore,
     NotFound,
     PimsUnavailable,
+    RateLimited,
     SessionLost,
     UnexpectedPayload,
 )
@@ -159,7 +160,7 @@ NEO_CASES: list[tuple[str, list[Answer], type[BaseException] | None, list[str]]]
     ("500 then ok", [status(500), OK], None, ["server_error", "ok"]),
     ("503 always", [status(503)], PimsUnavailable, ["server_error"] * 4),
     ("429 then ok", [status(429, **{"Retry-After": "0"}), OK], None, ["rate_limited", "ok"]),
-    ("429 always", [status(429, **{"Retry-After": "0"})], PimsUnavailable, ["rate_limited"] * 4),
+    ("429 always", [status(429, **{"Retry-After": "0"})], RateLimited, ["rate_limited"] * 4),
     ("timeout", [hang()], PimsUnavailable, ["timeout"] * 4),
 ]
 
