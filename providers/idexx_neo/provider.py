@@ -2,7 +2,9 @@
 
 A cached session is reused without starting a browser and without asking Neo first; the first
 JSON call that finds it dead triggers one fresh login (however many calls found it dead at the
-same time), and the call is retried once. A second rejection is :class:`SessionLost`.
+same time), and the call is retried once. A second rejection is :class:`SessionLost`, and so is
+every later rejection of that provider's session: a login that did not help once is not tried
+again until :meth:`authenticate`.
 """
 
 from __future__ import annotations
@@ -91,12 +93,16 @@ class IdexxNeoProvider(PimsProvider):
         self._generation = 0
         self._login_error: ProviderError | None = None
         self._login_lock = asyncio.Lock()
+        # Set when Neo refused the session a re-login had just made: logging in again would not
+        # help either, so a session found dead from then on is lost at once (no loop of logins).
+        self._relogin_failed = False
 
     # -- authentication ------------------------------------------------------------------
 
     async def authenticate(self, credentials: Credentials) -> None:
         self._credentials = credentials
         self._login_error = None
+        self._relogin_failed = False
         cached = self._load_cached_session()
         if cached is not None:
             self._generation += 1
@@ -156,9 +162,11 @@ class IdexxNeoProvider(PimsProvider):
         self.context.observer.on_login("ok")
         return state
 
-    async def _relogin(self, failed_generation: int) -> None:
+    async def _relogin(self, failed_generation: int, expired: SessionExpired) -> None:
         async with self._login_lock:
             if self._generation == failed_generation:
+                if self._relogin_failed:
+                    raise SessionLost(f"{expired}; a fresh login did not help earlier") from None
                 log.info("IDEXX Neo session expired; logging in again", extra=self._log_fields())
                 self.context.session_store.clear()
                 await self._log_in()
@@ -196,8 +204,9 @@ class IdexxNeoProvider(PimsProvider):
                 return await self._client.get_json(endpoint, path, params)
             except SessionExpired as expired:
                 if attempt == 2:
+                    self._relogin_failed = True
                     raise SessionLost(f"{expired} again after a fresh login") from None
-                await self._relogin(generation)
+                await self._relogin(generation, expired)
         raise AssertionError("unreachable")
 
     async def _get_listing(

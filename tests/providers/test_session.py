@@ -140,3 +140,25 @@ def test_password_changed_while_the_session_was_cached(
 async def _authenticate(provider: IdexxNeoProvider) -> None:
     async with provider:
         await provider.authenticate(CREDENTIALS)
+
+
+def test_neo_rejecting_every_fresh_session_is_no_loop_of_logins(
+    sim: SimulatorServer, make_provider: ProviderFactory
+) -> None:
+    # The login works, but the JSON endpoint refuses every session (as when Neo wants something
+    # a login does not give us): one re-login may help, a second one would not either.
+    provider, harness = make_provider(max_concurrency=5)
+    ids = _consultation_ids(sim, 20)
+
+    async def scenario() -> dict[str, object]:
+        async with provider:
+            await provider.authenticate(CREDENTIALS)
+            sim.set_faults(errors={"consultation": {"rate": 1.0, "status": 401}})
+            return dict(await provider.fetch_consultations(ids))
+
+    results = run(scenario())
+    assert set(results) == set(ids)
+    for result in results.values():
+        assert isinstance(result, SessionLost) and result.code == "pims_session_lost"
+    assert sim.stats()["logins"] == 2  # the first login and one re-login, not one per batch
+    assert harness.observer.logins == ["ok", "ok"]
