@@ -4,7 +4,6 @@ SIGHUP — must not wait for the next poll, minutes later (a real PostgreSQL, st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pykka
@@ -12,10 +11,8 @@ import pytest
 
 from actors.config_watcher import ConfigWatcher
 from actors.messages import ApplyConfig, PollNow
-from daemon.store import Database, SecretBox, Store
-from daemon.store.migrate import upgrade
+from daemon.store import Store
 from tests.actors.test_supervision import wait_for
-from tests.conftest import TEST_KEY
 from tests.faults.cluster import ThrowawayCluster
 
 
@@ -33,19 +30,6 @@ class ConfigRecorder(pykka.ThreadingActor):
         if message == "applied":
             return list(self.applied)
         raise TypeError(type(message).__name__)
-
-
-@pytest.fixture
-def outage_store() -> Iterator[tuple[ThrowawayCluster, Store]]:
-    cluster = ThrowawayCluster().init()
-    db = Database(cluster.url)
-    try:
-        upgrade(db.engine)
-        yield cluster, Store(db, SecretBox(TEST_KEY))
-    finally:
-        pykka.ActorRegistry.stop_all()
-        db.dispose()
-        cluster.destroy()
 
 
 @pytest.mark.timeout(120)

@@ -5,10 +5,8 @@ it; never silently dropped."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pykka
 import pytest
 
 from actors.clinic import ClinicActor, ScheduledTrigger
@@ -16,27 +14,12 @@ from actors.cron_alarm import CronAlarm
 from actors.directory import ClinicDirectory
 from actors.timetable import Timetable
 from daemon.observability import metrics
-from daemon.store import Database, SecretBox, Store
+from daemon.store import Store
 from daemon.store.clinics import ScheduleEntry
-from daemon.store.migrate import upgrade
 from tests.actors.test_supervision import FinishingRunner, wait_for
-from tests.conftest import TEST_KEY
 from tests.faults.cluster import ThrowawayCluster
 
 TICK = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)  # 08:00 in Los Angeles
-
-
-@pytest.fixture
-def outage_store() -> Iterator[tuple[ThrowawayCluster, Store]]:
-    cluster = ThrowawayCluster().init()
-    db = Database(cluster.url)
-    try:
-        upgrade(db.engine)
-        yield cluster, Store(db, SecretBox(TEST_KEY))
-    finally:
-        pykka.ActorRegistry.stop_all()
-        db.dispose()
-        cluster.destroy()
 
 
 def missed() -> float:

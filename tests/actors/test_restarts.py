@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,25 +21,10 @@ from actors.serving import ServiceBoard
 from actors.supervisor import Supervisor
 from daemon.dispatcher import ActorDispatcher
 from daemon.observability import metrics
-from daemon.store import Database, SecretBox, Store
+from daemon.store import Store
 from daemon.store.clinics import ClinicView, ScheduleEntry
-from daemon.store.migrate import upgrade
 from tests.actors.test_supervision import FinishingRunner, wait_for
-from tests.conftest import TEST_KEY
 from tests.faults.cluster import ThrowawayCluster
-
-
-@pytest.fixture
-def outage_store() -> Iterator[tuple[ThrowawayCluster, Store]]:
-    cluster = ThrowawayCluster().init()
-    db = Database(cluster.url)
-    try:
-        upgrade(db.engine)
-        yield cluster, Store(db, SecretBox(TEST_KEY))
-    finally:
-        pykka.ActorRegistry.stop_all()
-        db.dispose()
-        cluster.destroy()
 
 
 def supervised(
