@@ -62,6 +62,10 @@ class LoginTimeouts:
     page_s: float = 15.0  # one page load (the login page, the page after submitting)
     step_s: float = 10.0  # one action on a page (find a field, fill it, click)
     outcome_s: float = 15.0  # from the click to a page that says how the login went
+    # The whole login, whatever it waits on: Playwright gives opening a context or a page
+    # and reading the cookies no timeout of their own, and a login that never ends would
+    # hold its browser lease, and its clinic's sync, for ever.
+    whole_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +131,13 @@ def login_job(
     base = base_url.rstrip("/")
 
     async def job(browser: Browser) -> SessionState:
-        return await log_in(browser, base, credentials, limits)
+        try:
+            login = log_in(browser, base, credentials, limits)
+            return await asyncio.wait_for(login, limits.whole_s)
+        except TimeoutError:
+            raise PimsUnavailable(
+                f"IDEXX Neo login did not finish within {limits.whole_s:g} s"
+            ) from None
 
     return job
 
@@ -162,8 +172,10 @@ async def log_in(
         )
         return state
     finally:
-        with suppress(PlaywrightError):
-            await context.close()
+        # Bounded: a browser too stuck to close a context must not hold the login past its
+        # end (the pool notices a dead browser; a stuck one is closed when it is retired).
+        with suppress(PlaywrightError, TimeoutError):
+            await asyncio.wait_for(context.close(), timeouts.step_s)
 
 
 @asynccontextmanager

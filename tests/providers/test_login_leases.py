@@ -131,3 +131,25 @@ def test_login_over_a_slow_network_succeeds_and_returns_a_clean_browser(
     assert harness.store.load() is not None
     assert pool.stats()["in_use"] == 0
     assert open_contexts(pool) == [0, 0]
+
+
+def test_a_login_that_outlasts_its_whole_bound_ends_and_returns_a_clean_browser(
+    sim: SimulatorServer, pool: BrowserPool, make_provider: ProviderFactory
+) -> None:
+    """Every step within its own timeout, the whole login past its bound: it ends as an
+    outage at the bound (whatever it was waiting on), never holding its browser."""
+    sim.set_faults(latency_ms=400)  # each page well inside its step's time, four of them not
+    slow = replace(FAST, login=LoginTimeouts(page_s=5.0, step_s=5.0, outcome_s=5.0, whole_s=1.0))
+    provider, harness = make_provider(settings=slow)
+
+    async def scenario() -> None:
+        async with provider:
+            await provider.authenticate(CREDENTIALS)
+
+    with pytest.raises(PimsUnavailable, match=r"login did not finish within 1 s"):
+        run(scenario())
+    assert harness.observer.logins == ["unavailable"]
+    assert harness.store.load() is None
+    sim.reset()
+    assert pool.stats()["in_use"] == 0
+    assert open_contexts(pool) == [0, 0]
