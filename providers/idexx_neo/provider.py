@@ -96,6 +96,10 @@ class IdexxNeoProvider(PimsProvider):
         # Set when Neo refused the session a re-login had just made: logging in again would not
         # help either, so a session found dead from then on is lost at once (no loop of logins).
         self._relogin_failed = False
+        # A session Neo rotated (Set-Cookie on an answer) waiting to be saved; saves run one
+        # at a time, off the event loop (see _save_rotated_session).
+        self._session_rotated = False
+        self._save_lock = asyncio.Lock()
 
     # -- authentication ------------------------------------------------------------------
 
@@ -183,10 +187,36 @@ class IdexxNeoProvider(PimsProvider):
         return type(error)(str(error))
 
     def _save_refreshed_cookies(self, cookies: list[dict[str, Any]]) -> None:
+        """Called by the client, on the event loop, as an answer rotates the session: it is
+        used at once and saved after the request (:meth:`_save_rotated_session`)."""
         if self._session is None:
             return
         self._session = SessionState(self.base_url, cookies, self._session.created_at)
-        self.context.session_store.save(self._session.to_json(), self._session.expires_at())
+        self._session_rotated = True
+
+    async def _save_rotated_session(self) -> None:
+        """Save a session Neo rotated. The write goes to the database: it runs in a thread, so
+        the requests in flight on this loop are not held up, and one at a time, so an older
+        state never lands after a newer one."""
+        if not self._session_rotated:
+            return
+        async with self._save_lock:
+            state = self._session
+            if not self._session_rotated or state is None:
+                return
+            self._session_rotated = False
+            store = self.context.session_store
+            try:
+                await asyncio.to_thread(store.save, state.to_json(), state.expires_at())
+            except Exception as error:
+                # The session in use is current; only its copy for the next sync is behind.
+                # Never fail the request it came with: try again after the next one.
+                self._session_rotated = True
+                log.warning(
+                    "could not save the rotated IDEXX Neo session (%s)",
+                    type(error).__name__,
+                    extra=self._log_fields(),
+                )
 
     # -- JSON calls ----------------------------------------------------------------------
 
@@ -207,6 +237,8 @@ class IdexxNeoProvider(PimsProvider):
                     self._relogin_failed = True
                     raise SessionLost(f"{expired} again after a fresh login") from None
                 await self._relogin(generation, expired)
+            finally:
+                await self._save_rotated_session()
         raise AssertionError("unreachable")
 
     async def _get_listing(
@@ -259,6 +291,7 @@ class IdexxNeoProvider(PimsProvider):
         return (f"idexx-appt-{appointment_id}",)
 
     async def close(self) -> None:
+        await self._save_rotated_session()
         await self._client.close()
 
     def _log_fields(self) -> dict[str, Any]:
