@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -27,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, make_url, text
+from sqlalchemy import delete, text
 
-from daemon.config import DEFAULT_TEST_DATABASE_URL, normalise_database_url
+from daemon.config import normalise_database_url
 from daemon.store import Database, SecretBox, Store
 from daemon.store.cases import (
     CASE_TABLE,
@@ -41,6 +40,7 @@ from daemon.store.cases import (
 from daemon.store.migrate import upgrade
 from daemon.store.models import Case
 from daemon.store.upsert import upsert
+from tests.throwaway_database import create_database
 
 KEY = "benchmark-encryption-key-0123456789abcdef"
 Rows = list[dict[str, Any]]
@@ -182,23 +182,6 @@ def bench(url: str, count: int, rounds: int) -> None:
         db.dispose()
 
 
-def throwaway_postgres() -> tuple[str, Callable[[], None]]:
-    server = make_url(
-        normalise_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
-    )
-    name = f"pims_sync_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
@@ -210,7 +193,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as workdir:
         bench(f"sqlite:///{Path(workdir) / 'bench.db'}", args.rows, args.rounds)
-    url, drop = throwaway_postgres()
+    url, drop = create_database("pims_sync_bench")
     try:
         bench(url, args.rows, args.rounds)
     finally:

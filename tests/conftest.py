@@ -7,54 +7,39 @@ never skips them.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.engine import URL
+from sqlalchemy import create_engine, text
 
-from daemon.config import DEFAULT_TEST_DATABASE_URL, normalise_database_url
 from daemon.store import Database, SecretBox, Store
 from daemon.store.migrate import upgrade
 from daemon.store.models import Base
+from tests.throwaway_database import create_database, server_url
 
 TEST_KEY = "test-encryption-key-0123456789-abcdefghij"
 DIALECTS = ("sqlite", "postgresql")
 
 
-def _server_url() -> URL:
-    return make_url(
-        normalise_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
-    )
-
-
 @pytest.fixture(scope="session")
 def postgres_template_url() -> Iterator[str]:
     """A throwaway PostgreSQL database for this test run, migrated once."""
-    server = _server_url()
-    name = f"pims_sync_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url, drop = create_database("pims_sync_test")
     except Exception as exc:
+        server = server_url()
         pytest.fail(
             f"PostgreSQL at {server.render_as_string(hide_password=True)} is unreachable "
             f"({type(exc).__name__}); set TEST_DATABASE_URL or start the server",
             pytrace=False,
         )
-    url = server.set(database=name).render_as_string(hide_password=False)
     db = Database(url)
     upgrade(db.engine)
     db.dispose()
     yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import uuid
@@ -19,11 +18,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from daemon.config import DEFAULT_TEST_DATABASE_URL, normalise_database_url
 from providers.idexx_neo.login import SessionState
+from tests import throwaway_database
 from tests.daemon_process import DaemonProcess, daemon_env, seed_clinics
 
 KEY = "replicas-encryption-key-0123456789-abcdefgh"
@@ -31,20 +30,7 @@ KEY = "replicas-encryption-key-0123456789-abcdefgh"
 
 def create_database() -> tuple[str, Callable[[], None]]:
     """A fresh PostgreSQL database on the test server; returns its URL and a dropper."""
-    server = make_url(
-        normalise_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
-    )
-    name = f"pims_sync_replicas_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
+    return throwaway_database.create_database("pims_sync_replicas")
 
 
 def simulator_session(base_url: str) -> str:

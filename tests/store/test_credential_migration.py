@@ -17,8 +17,6 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    create_engine,
-    text,
 )
 
 from daemon.store import Database, SecretBox, Store
@@ -31,10 +29,11 @@ from daemon.sync.runner import SyncRunner
 from providers.base import NullObserver
 from providers.browsers import BrowserPool
 from providers.idexx_neo.simulator import SimulatorServer
-from tests.conftest import DIALECTS, TEST_KEY, _server_url
+from tests.conftest import DIALECTS, TEST_KEY
 from tests.support import CREDENTIALS, PROVIDER, TODAY, ZONE
 from tests.sync.conftest import CLOCK, fast_provider
 from tests.sync.test_cases import expected_case_ids
+from tests.throwaway_database import create_database
 
 
 @pytest.fixture(params=DIALECTS)
@@ -43,17 +42,11 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'release-0001.db'}"
         return
-    server = _server_url()
-    name = f"pims_sync_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url, drop = create_database("pims_sync_mig")
     try:
-        yield server.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
 
 
 @pytest.fixture(scope="module")
