@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import json
 import math
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -39,6 +37,7 @@ from providers.base import Credentials, MemorySessionStore, ProviderContext
 from providers.ezyvet.client import ClientSettings
 from providers.ezyvet.pacing import PacingSettings
 from providers.ezyvet.provider import EzyVetProvider, EzyVetSettings
+from providers.simulation.process import simulator_process as run_simulator
 
 ZONE = "Pacific/Auckland"
 TODAY = date(2026, 3, 4)
@@ -47,18 +46,10 @@ CONSULTS = 150
 
 @contextmanager
 def simulator_process(latency_ms: int) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "providers.ezyvet.simulator", "--scenario", "scale",
-        "--port", "0", "--json", "--latency-ms", str(latency_ms), "--timezone", ZONE,
-        "--today", TODAY.isoformat(),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield str(json.loads(process.stdout.readline())["url"])
-    finally:
-        process.terminate()
-        process.wait(15)
+    """The ezyVet simulator's ``scale`` scenario in a process of its own; yields its URL."""
+    options = ["--scenario", "scale", "--latency-ms", str(latency_ms), "--timezone", ZONE]
+    with run_simulator("ezyvet", *options, "--today", TODAY.isoformat()) as url:
+        yield url
 
 
 def control(url: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ from zoneinfo import ZoneInfo
 from providers.base import Credentials, MemorySessionStore, ProviderContext
 from providers.browsers import BrowserPool
 from providers.idexx_neo.provider import IdexxNeoProvider
+from providers.simulation.process import simulator_process as run_simulator
 
 ZONE = "America/Los_Angeles"
 CREDENTIALS = Credentials.of(username="demo", password="demo-password", company_id="demo-clinic")
@@ -38,18 +36,9 @@ FETCHES = 150
 
 @contextmanager
 def simulator_process(latency_ms: int) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "providers.idexx_neo.simulator",
-        "--scenario", "scale", "--port", "0", "--json", "--latency-ms", str(latency_ms),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        announced = json.loads(process.stdout.readline())
-        yield str(announced["url"])
-    finally:
-        process.terminate()
-        process.wait(15)
+    """The IDEXX Neo simulator's ``scale`` scenario in a process of its own; yields its URL."""
+    with run_simulator("idexx_neo", "--scenario", "scale", "--latency-ms", str(latency_ms)) as url:
+        yield url
 
 
 def consultation_ids(url: str, session: str, count: int) -> list[str]:

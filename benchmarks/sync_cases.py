@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from daemon.sync.providers import ProviderFactory
 from daemon.sync.requests import SyncRequest
 from daemon.sync.runner import SyncRunner
 from providers.browsers import BrowserPool
+from providers.simulation.process import simulator_process as run_simulator
 
 ZONE = "America/Los_Angeles"
 CONSULTATIONS = 150
@@ -42,18 +41,11 @@ KEY = "benchmark-encryption-key-0123456789abcdef"
 
 @contextmanager
 def simulator_process(latency_ms: int) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "providers.idexx_neo.simulator",
-        "--scenario", "scale", "--port", "0", "--json", "--latency-ms", str(latency_ms),
-        "--timezone", ZONE,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield str(json.loads(process.stdout.readline())["url"])
-    finally:
-        process.terminate()
-        process.wait(15)
+    """The IDEXX Neo simulator's ``scale`` scenario in a process of its own; yields its URL."""
+    with run_simulator(
+        "idexx_neo", "--scenario", "scale", "--latency-ms", str(latency_ms), "--timezone", ZONE
+    ) as url:
+        yield url
 
 
 def sim_stats(url: str) -> dict[str, int]:
