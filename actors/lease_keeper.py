@@ -9,9 +9,9 @@ sync starts here), and its lease is released on a later round once no sync of it
 A lease that the renewal no longer returns was lost: the clinic's running sync is cancelled
 (its writes are fenced anyway). When no renewal has worked for a whole TTL, the replica stops
 serving its clinics until one works again (another replica may hold them by then). While
-draining, work handed over by other replicas is left queued for the clinics' next owner. Each
-change of the held set asks for a configuration reload, so the supervisor starts and stops
-clinic actors to match.
+draining, work told to a clinic actor is left queued by the actor for the clinic's next owner
+(``ClinicActor(hand_over=True)``). Each change of the held set asks for a configuration
+reload, so the supervisor starts and stops clinic actors to match.
 """
 
 from __future__ import annotations
@@ -93,11 +93,6 @@ class LeaseKeeper(pykka.ThreadingActor):
                 self._tick_pending.set()
                 self.actor_ref.tell(LeaseTick())
         elif channel == WORK_CHANNEL:
-            if self.draining:
-                # A draining replica starts nothing new: its clinic actors would only mark the
-                # sync interrupted. The row stays queued for the clinic's next owner, which
-                # runs what is queued when it takes the lease.
-                return
             clinic, _, sync = payload.partition(" ")
             try:
                 clinic_id, sync_id = uuid.UUID(clinic), uuid.UUID(sync)
@@ -273,10 +268,7 @@ class LeaseKeeper(pykka.ThreadingActor):
 
     def _nudge_queued(self, renewal: Renewal) -> None:
         """The slow-poll fallback: a queued sync of a held clinic that no notification
-        reached is told to its actor (once; running it twice is impossible anyway). Not while
-        draining: the row waits for the clinic's next owner."""
-        if self.draining:
-            return
+        reached is told to its actor (once; running it twice is impossible anyway)."""
         seen: set[uuid.UUID] = set()
         for clinic_id, sync_id in renewal.queued:
             seen.add(sync_id)
