@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 import pykka
@@ -12,10 +11,10 @@ import pykka
 from actors.messages import Sweep
 from actors.ticker import Ticker
 from daemon.store import Store
+from daemon.store.syncs import HEARTBEAT_TIMEOUT
 
 log = logging.getLogger("pims_sync.actors")
 
-HEARTBEAT_TIMEOUT = timedelta(minutes=2)
 SWEEP_INTERVAL_S = 60.0
 
 

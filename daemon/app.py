@@ -29,7 +29,7 @@ from actors.directory import ClinicDirectory
 from actors.messages import ClinicServed, Drain, PollNow, PoolStatus, StopChildren
 from actors.serving import ServiceBoard
 from actors.supervisor import Supervisor
-from actors.sweeper import HEARTBEAT_TIMEOUT, Sweeper
+from actors.sweeper import Sweeper
 from daemon.config import Settings
 from daemon.dispatcher import ActorDispatcher
 from daemon.http.app import build_app
@@ -41,6 +41,7 @@ from daemon.startup_checks import check_encryption_key
 from daemon.store import Database, SecretBox, Store
 from daemon.store.clinics import ClinicView
 from daemon.store.migrate import is_current, upgrade
+from daemon.store.syncs import HEARTBEAT_TIMEOUT
 from daemon.store.types import utcnow
 from daemon.sync.providers import ProviderFactory
 from daemon.sync.runner import SyncRunner

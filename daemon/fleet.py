@@ -45,15 +45,11 @@ from daemon.store.models import (
     PimsCredential,
     ScheduleSync,
 )
-from daemon.store.syncs import iso_utc
+from daemon.store.syncs import FINAL_STATUSES, HEARTBEAT_TIMEOUT, iso_utc
 
-#: The sweeper's limit (``actors.sweeper.HEARTBEAT_TIMEOUT``): a running sync whose heartbeat is
-#: older than this has lost its process. Not imported from there: that module starts actors.
-STALE_HEARTBEAT = timedelta(minutes=2)
 #: A schedule row is queued a moment after its tick; allow for the two clocks disagreeing.
 TICK_SLACK = timedelta(seconds=30)
 CREDENTIAL_CODES = frozenset({"pims_auth_failed", "pims_second_factor", "pims_branch_picker"})
-FINAL_STATUSES = ("completed", "partial", "failed", "interrupted")
 #: Most urgent first; a clinic's problems are listed in this order.
 ATTENTION_ORDER = (
     "not_served",
@@ -387,7 +383,7 @@ def _not_served(
     running = [r for r in rows if r.status == "running"]
     for row in running:
         beat = row.heartbeat_at or row.started_at or row.queued_at
-        if now - beat > STALE_HEARTBEAT:
+        if now - beat > HEARTBEAT_TIMEOUT:
             found.append(
                 Attention(
                     "not_served",

@@ -217,14 +217,14 @@ def _sweep_stale(store: Store) -> None:
     daemon's sweeper applies once a minute. With no daemon running (it is down, or this is a
     laptop on SQLite) nothing else would, and a killed run would refuse this clinic's next
     sync of its type (409) and hold every other type waiting, for good."""
-    from daemon.fleet import STALE_HEARTBEAT
+    from daemon.store.syncs import HEARTBEAT_TIMEOUT
 
     for sync_id in store.syncs.interrupt_stale(
-        heartbeat_older_than=STALE_HEARTBEAT, include_queued=False
+        heartbeat_older_than=HEARTBEAT_TIMEOUT, include_queued=False
     ):
         print(
             f"pims-sync: warning: sync {sync_id} had stopped reporting for over "
-            f"{int(STALE_HEARTBEAT.total_seconds() // 60)} minutes (its process died): "
+            f"{int(HEARTBEAT_TIMEOUT.total_seconds() // 60)} minutes (its process died): "
             "marked interrupted",
             file=sys.stderr,
         )

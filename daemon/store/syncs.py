@@ -27,6 +27,10 @@ FINAL_STATUSES = ("completed", "partial", "failed", "interrupted")
 MAX_ERRORS = 50
 RETENTION = timedelta(days=90)
 
+#: Contract §5.1: a ``running`` sync whose heartbeat is older than this has lost its process
+#: (the heartbeat moves at least every 10 s); it is marked ``interrupted``.
+HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+
 
 def iso_utc(value: datetime | None) -> str | None:
     if value is None:

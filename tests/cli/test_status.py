@@ -19,8 +19,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
-from actors.sweeper import HEARTBEAT_TIMEOUT
-from daemon.fleet import STALE_HEARTBEAT
 from daemon.schedule import ScheduleEntry
 from daemon.store import Store
 from daemon.store.models import (
@@ -305,10 +303,6 @@ def test_status_loads_no_actors_or_browsers(cli: Cli) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
     assert json.loads(done.stdout)["clinics"] == []
-
-
-def test_the_stale_heartbeat_limit_is_the_sweepers() -> None:
-    assert STALE_HEARTBEAT == HEARTBEAT_TIMEOUT
 
 
 def _lease(
